@@ -1,0 +1,268 @@
+//! The `summary.json` types: the stable contract other tools read (schema 1).
+//!
+//! Fields may be added; none may be renamed or removed without bumping `schema`. Everything a
+//! report, a chart or `lab compare` needs is in here or in `results.csv`, so those commands never
+//! rerun a model.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the `summary.json` layout.
+pub const SCHEMA: u32 = 1;
+
+/// One scenario's results: what was run, on what, and what came out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub schema: u32,
+    pub scenario: ScenarioInfo,
+    pub provenance: Provenance,
+    pub points: Vec<PointResult>,
+    pub claims: Vec<ClaimResult>,
+    pub real: Vec<RealResult>,
+    /// The scenario's `[[charts]]`, so `lab report` can redraw them from this file alone.
+    #[serde(default)]
+    pub charts: Vec<ChartSpec>,
+}
+
+/// Which scenario ran.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioInfo {
+    pub id: String,
+    pub sim: String,
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub file_sha256: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub article: String,
+}
+
+/// Where, when and how the results were made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    pub git_commit: String,
+    pub git_dirty: bool,
+    pub lab_version: String,
+    pub seed: u64,
+    pub replications: u32,
+    pub host: String,
+    /// UTC, RFC 3339. A timing field: excluded from determinism checks.
+    pub started_at: String,
+    /// Wall-clock seconds for this scenario. A timing field: excluded from determinism checks.
+    pub wall_s: f64,
+    /// Whether `--quick` shrank the run.
+    #[serde(default)]
+    pub quick: bool,
+    /// `--set key=value` overrides applied, in order.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+}
+
+/// One sweep point: its parameters and its metrics across replications.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PointResult {
+    pub index: usize,
+    /// Optional human name from `[[points]]` (`name = "mm1-rho0.9"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The point's full parameter table (defaults, file, sweep, overrides merged).
+    pub params: serde_json::Value,
+    pub metrics: BTreeMap<String, MetricEstimate>,
+}
+
+/// A metric's estimate across replications.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricEstimate {
+    pub mean: f64,
+    /// Student-t 95% confidence interval of the mean, `[lo, hi]`.
+    pub ci95: [f64; 2],
+    /// Sample standard deviation across replications.
+    pub std: f64,
+    pub n: u32,
+    pub unit: String,
+}
+
+/// What the article claims a metric should be.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approx: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel_tol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abs_tol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<[f64; 2]>,
+}
+
+impl Expected {
+    /// The accepted range `[lo, hi]` (open ends are infinite).
+    pub fn range(&self) -> (f64, f64) {
+        if let Some(v) = self.approx {
+            let tol = self
+                .abs_tol
+                .unwrap_or(0.0)
+                .max(self.rel_tol.unwrap_or(0.0) * v.abs());
+            return (v - tol, v + tol);
+        }
+        if let Some([a, b]) = self.between {
+            return (a, b);
+        }
+        let lo = self.gt.unwrap_or(f64::NEG_INFINITY);
+        let hi = self.lt.unwrap_or(f64::INFINITY);
+        (lo, hi)
+    }
+
+    /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`.
+    pub fn describe(&self) -> String {
+        if let Some(v) = self.approx {
+            return match (self.rel_tol, self.abs_tol) {
+                (Some(r), _) => format!("≈ {} ± {}%", fmt_num(v), fmt_num(r * 100.0)),
+                (None, Some(a)) => format!("≈ {} ± {}", fmt_num(v), fmt_num(a)),
+                (None, None) => format!("= {}", fmt_num(v)),
+            };
+        }
+        if let Some([a, b]) = self.between {
+            return format!("in [{}, {}]", fmt_num(a), fmt_num(b));
+        }
+        match (self.gt, self.lt) {
+            (Some(g), Some(l)) => format!("in ({}, {})", fmt_num(g), fmt_num(l)),
+            (Some(g), None) => format!("> {}", fmt_num(g)),
+            (None, Some(l)) => format!("< {}", fmt_num(l)),
+            (None, None) => "anything".to_string(),
+        }
+    }
+}
+
+/// A claim's outcome.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The 95% CI lies inside the expected range.
+    Holds,
+    /// The 95% CI lies wholly outside the expected range.
+    Fails,
+    /// The CI and the expected range overlap.
+    Inconclusive,
+    /// The claim needs hardware or a service that is absent.
+    NotRun,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "fails",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotRun => "not_run",
+        }
+    }
+}
+
+/// One claim at one point.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClaimResult {
+    pub id: String,
+    pub text: String,
+    pub metric: String,
+    /// Index into `points`.
+    pub point: usize,
+    pub expected: Expected,
+    /// The model's estimate, absent when not run.
+    pub measured: Option<MetricEstimate>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// A real kernel's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RealResult {
+    pub kernel: String,
+    /// `ok` or `not_run`.
+    pub status: String,
+    pub reason: String,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A `[[charts]]` entry: the model's mean with its CI band over one parameter, claims as markers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChartSpec {
+    pub title: String,
+    /// The parameter on the x axis (a dotted path into the point's params, e.g. `service.mean`).
+    pub x: String,
+    /// Metrics on the y axis; each becomes one line with its CI band.
+    pub y: Vec<String>,
+    /// Overlay the article's claimed values on the model's.
+    #[serde(default)]
+    pub claims: bool,
+    /// Only points whose params match all of these (dotted paths allowed).
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
+    pub filter: BTreeMap<String, serde_json::Value>,
+    /// A parameter whose distinct values split each metric into separate lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+    /// Axis labels; defaults are the parameter name and the metrics with their unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y_label: Option<String>,
+    #[serde(default)]
+    pub log_x: bool,
+    #[serde(default)]
+    pub log_y: bool,
+}
+
+/// One row of `results.csv` / `results.parquet`: one metric of one replication at one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub point: usize,
+    pub replication: u32,
+    pub seed: u64,
+    pub metric: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// Formats a number for people: up to 4 significant digits, no trailing zeros.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e7).contains(&a) {
+        return format!("{v:.3e}");
+    }
+    let digits = (4 - 1 - a.log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+impl Summary {
+    /// Reads a `summary.json`.
+    pub fn read(path: &std::path::Path) -> Result<Summary, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: not a claimlab summary.json: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! The `queue` room: a general queueing station, used to validate the engine against exact
+//! results (M/M/1, M/M/c Erlang C, M/D/1 Pollaczek-Khinchine, Cobham's non-preemptive priority
+//! M/M/1) and as a building block to reason about any single-station claim.
+//!
+//! ```text
+//!  arrivals (Poisson | deterministic | trace)
+//!      │  class drawn by share, work drawn from the service distribution
+//!      ▼
+//!  ┌──────────── station ─────────────┐
+//!  │ class 0 queue ─┐                 │
+//!  │ class 1 queue ─┼─► c servers ────┼─► departures (wait, sojourn recorded)
+//!  │   …            │  (preemptive-   │
+//!  └────────────────┘   resume opt.)  │
+//!      │ waiting longer than `timeout` ──► reneged
+//! ```
+//!
+//! Assumptions: servers are identical; service work does not depend on class; the first
+//! `warmup` customers are deleted; a replication ends when every one of the next `customers`
+//! customers has departed or reneged, with arrivals continuing until then (no end-of-run
+//! truncation bias for low classes).
+
+mod metrics;
+mod model;
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use params::{ArrivalProcess, QueueParams, ServiceDist};
+
+use crate::params::ParamsError;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+
+/// The registered unit struct.
+#[derive(Debug, Clone, Copy)]
+pub struct Queue;
+
+impl Simulation for Queue {
+    fn name(&self) -> &'static str {
+        "queue"
+    }
+
+    fn description(&self) -> &'static str {
+        "multi-server queue with priority classes, preemption and timeouts (engine validation)"
+    }
+
+    fn metrics(&self) -> &'static [MetricDef] {
+        metrics::METRICS
+    }
+
+    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
+        let p = QueueParams::from_table(params)?;
+        Ok(crate::params::to_table(&p))
+    }
+
+    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
+        let p = QueueParams::from_table(params)?;
+        Ok(model::run(&p, &ctx.streams))
+    }
+}

@@ -1,0 +1,258 @@
+//! `QueueParams`: the scenario's `[params]` for `sim = "queue"`.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp, LogNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::des::SimDuration;
+use crate::params::{self, ParamsError, require_non_negative, require_positive};
+
+/// Parameters of the queueing station. Times are in seconds, rates per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueParams {
+    /// Customers per second, all classes together. Default 0.5.
+    pub arrival_rate: f64,
+    /// How arrivals are spaced. Default Poisson.
+    pub arrival_process: ArrivalProcess,
+    /// Inter-arrival gaps in seconds for `arrival_process = "trace"` (cycled).
+    pub arrival_trace: Vec<f64>,
+    /// Identical servers. Default 1.
+    pub servers: u32,
+    /// Service time distribution. Default exponential with mean 1 s.
+    pub service: ServiceDist,
+    /// Share of arrivals in each priority class, class 0 first (highest). Default one class.
+    pub classes: Vec<f64>,
+    /// Higher classes preempt lower ones in service (preemptive-resume). Default false.
+    pub preemptive: bool,
+    /// Seconds a customer waits in queue before giving up; none by default.
+    pub timeout: Option<f64>,
+    /// Customers measured per replication, after warm-up. Default 200,000.
+    pub customers: u64,
+    /// Customers deleted at the start (initialisation bias). Default 20,000.
+    pub warmup: u64,
+}
+
+impl Default for QueueParams {
+    fn default() -> Self {
+        QueueParams {
+            arrival_rate: 0.5,
+            arrival_process: ArrivalProcess::Poisson,
+            arrival_trace: Vec::new(),
+            servers: 1,
+            service: ServiceDist::Exp { mean: 1.0 },
+            classes: vec![1.0],
+            preemptive: false,
+            timeout: None,
+            customers: 200_000,
+            warmup: 20_000,
+        }
+    }
+}
+
+/// Arrival spacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalProcess {
+    /// Exponential gaps.
+    Poisson,
+    /// Equal gaps of 1 / arrival_rate.
+    Deterministic,
+    /// Gaps from `arrival_trace`.
+    Trace,
+}
+
+/// Service time distribution, tagged by `dist`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceDist {
+    /// Exponential with the given mean (seconds).
+    #[serde(alias = "exponential")]
+    Exp {
+        /// Mean service time, seconds.
+        mean: f64,
+    },
+    /// Always `value` seconds.
+    #[serde(alias = "deterministic")]
+    Det {
+        /// Service time, seconds.
+        value: f64,
+    },
+    /// Lognormal with the given mean (seconds) and coefficient of variation.
+    Lognormal {
+        /// Mean service time, seconds.
+        mean: f64,
+        /// Standard deviation / mean.
+        cv: f64,
+    },
+    /// Drawn uniformly from measured values (seconds).
+    Empirical {
+        /// The measured service times.
+        values: Vec<f64>,
+    },
+}
+
+impl ServiceDist {
+    /// Mean service time in seconds.
+    pub fn mean(&self) -> f64 {
+        match self {
+            ServiceDist::Exp { mean } | ServiceDist::Lognormal { mean, .. } => *mean,
+            ServiceDist::Det { value } => *value,
+            ServiceDist::Empirical { values } => {
+                values.iter().sum::<f64>() / values.len().max(1) as f64
+            }
+        }
+    }
+
+    /// Second moment E[S²] in seconds².
+    pub fn second_moment(&self) -> f64 {
+        match self {
+            ServiceDist::Exp { mean } => 2.0 * mean * mean,
+            ServiceDist::Det { value } => value * value,
+            ServiceDist::Lognormal { mean, cv } => mean * mean * (1.0 + cv * cv),
+            ServiceDist::Empirical { values } => {
+                values.iter().map(|v| v * v).sum::<f64>() / values.len().max(1) as f64
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ParamsError> {
+        match self {
+            ServiceDist::Exp { mean } => require_positive("service.mean", *mean),
+            ServiceDist::Det { value } => require_non_negative("service.value", *value),
+            ServiceDist::Lognormal { mean, cv } => {
+                require_positive("service.mean", *mean)?;
+                require_positive("service.cv", *cv)
+            }
+            ServiceDist::Empirical { values } => {
+                if values.is_empty() {
+                    return Err(ParamsError::out_of_range(
+                        "service.values",
+                        "[]",
+                        "at least one service time",
+                    ));
+                }
+                for (i, v) in values.iter().enumerate() {
+                    require_non_negative(&format!("service.values[{i}]"), *v)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A ready-to-draw sampler for a [`ServiceDist`].
+pub(crate) enum ServiceSampler {
+    Exp(Exp<f64>),
+    Det(SimDuration),
+    Lognormal(LogNormal<f64>),
+    Empirical(Vec<SimDuration>),
+}
+
+impl ServiceSampler {
+    pub(crate) fn new(d: &ServiceDist) -> ServiceSampler {
+        match d {
+            ServiceDist::Exp { mean } => {
+                ServiceSampler::Exp(Exp::new(1.0 / mean).expect("validated: mean > 0"))
+            }
+            ServiceDist::Det { value } => ServiceSampler::Det(SimDuration::from_secs_f64(*value)),
+            ServiceDist::Lognormal { mean, cv } => {
+                // For a lognormal with mean m and CV c: σ² = ln(1 + c²), μ = ln m − σ²/2.
+                let s2 = (1.0 + cv * cv).ln();
+                let mu = mean.ln() - s2 / 2.0;
+                ServiceSampler::Lognormal(
+                    LogNormal::new(mu, s2.sqrt()).expect("validated: cv > 0, mean > 0"),
+                )
+            }
+            ServiceDist::Empirical { values } => ServiceSampler::Empirical(
+                values.iter().map(|&v| SimDuration::from_secs_f64(v)).collect(),
+            ),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        match self {
+            ServiceSampler::Exp(e) => SimDuration::from_secs_f64(e.sample(rng)),
+            ServiceSampler::Det(d) => *d,
+            ServiceSampler::Lognormal(l) => SimDuration::from_secs_f64(l.sample(rng)),
+            ServiceSampler::Empirical(v) => {
+                // Multiply-shift maps 64 random bits onto 0..len without modulo bias worth noting.
+                let i = ((rng.next_u64() as u128 * v.len() as u128) >> 64) as usize;
+                v[i]
+            }
+        }
+    }
+}
+
+impl QueueParams {
+    /// Parses and validates a parameter table.
+    pub fn from_table(t: &toml::Table) -> Result<QueueParams, ParamsError> {
+        let p: QueueParams = params::parse(t)?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        match self.arrival_process {
+            ArrivalProcess::Trace => {
+                if self.arrival_trace.is_empty() {
+                    return Err(ParamsError::out_of_range(
+                        "arrival_trace",
+                        "[]",
+                        "at least one inter-arrival gap when arrival_process = \"trace\"",
+                    ));
+                }
+                for (i, g) in self.arrival_trace.iter().enumerate() {
+                    require_non_negative(&format!("arrival_trace[{i}]"), *g)?;
+                }
+                if self.arrival_trace.iter().sum::<f64>() <= 0.0 {
+                    return Err(ParamsError::out_of_range(
+                        "arrival_trace",
+                        "all zero",
+                        "gaps that add up to more than 0",
+                    ));
+                }
+            }
+            _ => require_positive("arrival_rate", self.arrival_rate)?,
+        }
+        if self.servers == 0 {
+            return Err(ParamsError::out_of_range("servers", 0, "at least 1 server"));
+        }
+        self.service.validate()?;
+        if self.classes.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "classes",
+                "[]",
+                "at least one class share",
+            ));
+        }
+        for (i, s) in self.classes.iter().enumerate() {
+            require_non_negative(&format!("classes[{i}]"), *s)?;
+        }
+        if self.classes.iter().sum::<f64>() <= 0.0 {
+            return Err(ParamsError::out_of_range(
+                "classes",
+                "all zero",
+                "shares that add up to more than 0",
+            ));
+        }
+        if let Some(t) = self.timeout {
+            require_positive("timeout", t)?;
+        }
+        if self.customers == 0 {
+            return Err(ParamsError::out_of_range(
+                "customers",
+                0,
+                "at least 1 measured customer",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Offered load per server, ρ = λ E[S] / c (for Poisson or deterministic arrivals).
+    pub fn rho(&self) -> f64 {
+        self.arrival_rate * self.service.mean() / self.servers as f64
+    }
+}

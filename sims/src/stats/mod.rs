@@ -1,0 +1,12 @@
+//! Statistics shared by every room: within a replication (tallies, time-weighted averages,
+//! latency histograms) and across replications (means with Student-t intervals).
+
+mod histogram;
+mod interval;
+mod tally;
+mod time_weighted;
+
+pub use histogram::LatencyHistogram;
+pub use interval::{Estimate, student_t_975};
+pub use tally::Tally;
+pub use time_weighted::TimeWeighted;
