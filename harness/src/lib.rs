@@ -1,1 +1,15 @@
-pub fn f(){}
+//! The bench around the models: the `lab` CLI, scenario loading and validation, sweeps,
+//! replications, seeding, verdicts, summaries, reports, charts and run comparison.
+//!
+//! Dependencies point one way: `harness` uses `sims`, never the reverse. Heavy output crates
+//! (plotters, parquet) live only here so the models' tests compile fast.
+
+pub mod analysis;
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod output;
+pub mod provenance;
+pub mod runner;
+pub mod scenario;
+pub mod summary;

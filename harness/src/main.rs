@@ -1,1 +1,40 @@
-fn main(){}
+//! The `lab` binary: parse the command line, dispatch, map the result to an exit status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use harness::cli::{Cli, Command};
+use harness::cmd;
+use harness::error::{LabError, exit_code};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version are successes; every other parse problem is bad input (1),
+            // not clap's default 2, which the CLI contract reserves for internal errors.
+            let code = if e.use_stderr() {
+                exit_code::BAD_INPUT
+            } else {
+                exit_code::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result: Result<u8, LabError> = match cli.command {
+        Command::List { json } => cmd::list::run(json),
+        Command::Hw { json } => cmd::hw::run(json),
+        Command::Check { paths } => cmd::check::run(&paths),
+        Command::Run(args) => cmd::run::run(&args),
+        Command::Compare(args) => cmd::compare::run(&args),
+        Command::Report { run_dir } => cmd::report::run(&run_dir),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -52,7 +52,7 @@ pub fn parse<T: DeserializeOwned>(table: &toml::Table) -> Result<T, ParamsError>
         let path = e.path().to_string();
         ParamsError::Invalid {
             path: if path == "." { String::new() } else { path },
-            message: e.into_inner().to_string(),
+            message: e.into_inner().to_string().trim().to_string(),
         }
     })
 }
@@ -71,7 +71,11 @@ pub fn require_probability(path: &str, x: f64) -> Result<(), ParamsError> {
     if (0.0..=1.0).contains(&x) {
         Ok(())
     } else {
-        Err(ParamsError::out_of_range(path, x, "a probability, 0 ≤ x ≤ 1"))
+        Err(ParamsError::out_of_range(
+            path,
+            x,
+            "a probability, 0 ≤ x ≤ 1",
+        ))
     }
 }
 

@@ -24,7 +24,8 @@ mod tests {
         assert_eq!(names, sorted, "registry must be sorted and unique");
         for n in names {
             assert!(
-                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()),
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()),
                 "{n} is not snake_case"
             );
         }

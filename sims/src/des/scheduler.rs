@@ -71,7 +71,12 @@ impl<E> Scheduler<E> {
     }
 
     /// Schedules `event` after `delay` with an explicit same-time priority.
-    pub fn schedule_in_with(&mut self, delay: SimDuration, priority: Priority, event: E) -> EventKey {
+    pub fn schedule_in_with(
+        &mut self,
+        delay: SimDuration,
+        priority: Priority,
+        event: E,
+    ) -> EventKey {
         self.queue.push(self.now + delay, priority, event)
     }
 

@@ -119,14 +119,12 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
                         resolved += 1;
                     }
                 }
-                Some(StationOutput::Reneged(job)) => {
-                    if (first..last).contains(&job.id) {
-                        reneged += 1;
-                        waited += 1;
-                        resolved += 1;
-                    }
+                Some(StationOutput::Reneged(job)) if (first..last).contains(&job.id) => {
+                    reneged += 1;
+                    waited += 1;
+                    resolved += 1;
                 }
-                None => {}
+                Some(StationOutput::Reneged(_)) | None => {}
             },
         }
         if resolved == p.customers {

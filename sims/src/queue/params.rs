@@ -165,7 +165,10 @@ impl ServiceSampler {
                 )
             }
             ServiceDist::Empirical { values } => ServiceSampler::Empirical(
-                values.iter().map(|&v| SimDuration::from_secs_f64(v)).collect(),
+                values
+                    .iter()
+                    .map(|&v| SimDuration::from_secs_f64(v))
+                    .collect(),
             ),
         }
     }

@@ -80,7 +80,10 @@ fn erlang_c_matches_published_values() {
 
 #[test]
 fn mm1_rho_half_matches_exact_results() {
-    let est = estimate("arrival_rate = 0.5\ncustomers = 100000\nwarmup = 5000", 1000);
+    let est = estimate(
+        "arrival_rate = 0.5\ncustomers = 100000\nwarmup = 5000",
+        1000,
+    );
     assert_close(&est, "wait_mean", 1.0);
     assert_close(&est, "sojourn_mean", 2.0);
     assert_close(&est, "p_wait", 0.5);

@@ -37,7 +37,10 @@ impl Arrivals {
     /// Gaps in seconds from a trace.
     pub fn trace(gaps_s: &[f64], cycle: bool) -> Arrivals {
         Arrivals::Trace {
-            gaps: gaps_s.iter().map(|&g| SimDuration::from_secs_f64(g)).collect(),
+            gaps: gaps_s
+                .iter()
+                .map(|&g| SimDuration::from_secs_f64(g))
+                .collect(),
             next: 0,
             cycle,
         }

@@ -182,9 +182,9 @@ impl Station {
             self.start(sched, server, job, now, remaining, 0);
         } else {
             let (slot, generation) = self.alloc_slot();
-            let renege_key = job.patience.map(|p| {
-                sched.schedule_in(p, E::from(StationEvent::Renege { slot, generation }))
-            });
+            let renege_key = job
+                .patience
+                .map(|p| sched.schedule_in(p, E::from(StationEvent::Renege { slot, generation })));
             let remaining = job.work;
             self.slots[slot as usize].waiting = Some(Waiting {
                 job,
@@ -281,7 +281,14 @@ impl Station {
             }
             let server = self.free.pop().expect("checked non-empty");
             let first_start = w.first_start.unwrap_or(now);
-            self.start(sched, server, w.job, first_start, w.remaining, w.preemptions);
+            self.start(
+                sched,
+                server,
+                w.job,
+                first_start,
+                w.remaining,
+                w.preemptions,
+            );
         }
     }
 

@@ -1,0 +1,92 @@
+//! The `lab` command line: one variant per verb, each flag's doc comment is its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// claimlab: reproduce engineering claims with simulations, calibrated on real hardware.
+#[derive(Debug, Parser)]
+#[command(name = "lab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List scenarios (in ./scenarios) and simulations, one line each.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the hardware and services detected (CPU, memory, GPUs, thermal, PostgreSQL).
+    Hw {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run scenarios and write summaries, result tables, reports and charts.
+    Run(RunArgs),
+    /// Compare two run directories: per scenario, point and metric, with a Welch test.
+    Compare(CompareArgs),
+    /// Re-render report.md, report.html and charts from a run directory's results.
+    Report {
+        /// A run directory (or one scenario's directory inside it).
+        run_dir: PathBuf,
+    },
+}
+
+/// `lab run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output directory (default: reports/runs/<utc-time>-<short-sha>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override every scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override every scenario's replication count.
+    #[arg(long)]
+    pub replications: Option<u32>,
+    /// A small, fast run: the scenario's [quick] settings, at most 3 replications by default.
+    #[arg(long)]
+    pub quick: bool,
+    /// Override a parameter for every point: --set arrival_rate=0.8 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Run only part of the points: I/N, 1-based (point index mod N == I-1).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Print one JSON object per scenario on stdout instead of the verdict table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lab compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run directory.
+    pub a: PathBuf,
+    /// The run directory to compare with the baseline.
+    pub b: PathBuf,
+    /// Noise threshold in percent: smaller relative changes are "within noise".
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
+    /// Exit with status 3 when a metric regressed or a claim's verdict flipped.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Where to write compare.md and compare.html (default: B).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,24 @@
+//! `lab check`: validate scenario files, run nothing.
+
+use std::path::PathBuf;
+
+use crate::error::{LabError, exit_code};
+use crate::scenario::{LoadOptions, load_all};
+
+/// Validates every file; all problems in all files are reported together.
+pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
+    let plans = load_all(paths, &LoadOptions::default())?;
+    for p in &plans {
+        crate::outln!(
+            "ok  {}  ({}, sim {}: {} points x {} replications, {} claims, {} charts)",
+            p.file.display(),
+            p.id,
+            p.sim.name(),
+            p.points.len(),
+            p.replications,
+            p.claims.len(),
+            p.charts.len()
+        );
+    }
+    Ok(exit_code::OK)
+}

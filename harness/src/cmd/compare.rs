@@ -1,0 +1,467 @@
+//! `lab compare A B`: per scenario, point and metric, the two estimates, the relative change
+//! with its 95% interval, a Welch t-test, and a three-way call in criterion's manner:
+//! - **no change**: the Welch test does not reject equal means (p ≥ 0.05);
+//! - **within noise**: it does, but the change's interval reaches inside ±threshold;
+//! - **improved / regressed** (or **increased / decreased** for metrics with no better
+//!   direction): the whole interval lies beyond the threshold.
+//!
+//! Claims whose verdict flipped are listed first.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use sims::simulation::Better;
+use sims::stats::student_t_975;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::cli::CompareArgs;
+use crate::error::{LabError, exit_code};
+use crate::output::escape_html;
+use crate::summary::{MetricEstimate, Summary, Verdict, fmt_num};
+
+/// Significance level of the Welch test.
+const ALPHA: f64 = 0.05;
+
+/// The call for one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Call {
+    Regressed,
+    Improved,
+    Increased,
+    Decreased,
+    WithinNoise,
+    NoChange,
+}
+
+impl Call {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Call::Regressed => "regressed",
+            Call::Improved => "improved",
+            Call::Increased => "increased",
+            Call::Decreased => "decreased",
+            Call::WithinNoise => "within noise",
+            Call::NoChange => "no change",
+        }
+    }
+}
+
+/// One compared metric.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: String,
+    pub point: usize,
+    pub point_label: String,
+    pub metric: String,
+    pub a: MetricEstimate,
+    pub b: MetricEstimate,
+    /// (B − A) / |A|.
+    pub rel_change: f64,
+    /// 95% interval of the relative change.
+    pub rel_ci: (f64, f64),
+    pub p_value: f64,
+    pub call: Call,
+}
+
+/// A claim whose verdict differs between A and B.
+#[derive(Debug, Clone)]
+pub struct Flip {
+    pub scenario: String,
+    pub claim: String,
+    pub point: usize,
+    pub a: Verdict,
+    pub b: Verdict,
+}
+
+/// Welch's two-sample test on replication means: (p-value, B − A, half-width of its 95% CI).
+pub fn welch(a: &MetricEstimate, b: &MetricEstimate) -> (f64, f64, f64) {
+    let diff = b.mean - a.mean;
+    let va = if a.n > 1 {
+        a.std * a.std / a.n as f64
+    } else {
+        0.0
+    };
+    let vb = if b.n > 1 {
+        b.std * b.std / b.n as f64
+    } else {
+        0.0
+    };
+    let se = (va + vb).sqrt();
+    if se == 0.0 || !se.is_finite() {
+        return (if diff == 0.0 { 1.0 } else { 0.0 }, diff, 0.0);
+    }
+    let dfa = (a.n.max(2) - 1) as f64;
+    let dfb = (b.n.max(2) - 1) as f64;
+    let df = (va + vb).powi(2) / (va * va / dfa + vb * vb / dfb);
+    let df = if df.is_finite() && df > 0.0 { df } else { 1.0 };
+    let t = diff / se;
+    let p = match StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) => 2.0 * (1.0 - dist.cdf(t.abs())),
+        Err(_) => 1.0,
+    };
+    (p.clamp(0.0, 1.0), diff, student_t_975(df) * se)
+}
+
+/// The three-way call for one metric.
+pub fn call(
+    a: &MetricEstimate,
+    b: &MetricEstimate,
+    threshold: f64,
+    better: Better,
+) -> (Call, f64, (f64, f64), f64) {
+    let (p, diff, half) = welch(a, b);
+    let base = [a.mean.abs(), b.mean.abs()]
+        .into_iter()
+        .find(|x| *x > 0.0)
+        .unwrap_or(1.0);
+    let rel = diff / base;
+    let ci = ((diff - half) / base, (diff + half) / base);
+    let c = if p >= ALPHA {
+        Call::NoChange
+    } else if ci.0 > threshold || ci.1 < -threshold {
+        let up = ci.0 > threshold;
+        match (better, up) {
+            (Better::Lower, true) | (Better::Higher, false) => Call::Regressed,
+            (Better::Lower, false) | (Better::Higher, true) => Call::Improved,
+            (Better::Neither, true) => Call::Increased,
+            (Better::Neither, false) => Call::Decreased,
+        }
+    } else {
+        Call::WithinNoise
+    };
+    (c, rel, ci, p)
+}
+
+fn load(dir: &Path) -> Result<BTreeMap<String, Summary>, LabError> {
+    let mut out = BTreeMap::new();
+    for d in super::scenario_dirs(dir)? {
+        let s = Summary::read(&d.join("summary.json")).map_err(LabError::bad)?;
+        out.insert(s.scenario.id.clone(), s);
+    }
+    Ok(out)
+}
+
+/// Compares every scenario present in both runs.
+pub fn compare(
+    a: &BTreeMap<String, Summary>,
+    b: &BTreeMap<String, Summary>,
+    threshold: f64,
+) -> (Vec<Row>, Vec<Flip>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut flips = Vec::new();
+    let mut notes = Vec::new();
+    for id in a.keys().filter(|k| !b.contains_key(*k)) {
+        notes.push(format!("scenario `{id}` only in A"));
+    }
+    for id in b.keys().filter(|k| !a.contains_key(*k)) {
+        notes.push(format!("scenario `{id}` only in B"));
+    }
+    for (id, sa) in a {
+        let Some(sb) = b.get(id) else { continue };
+        let sim = sims::registry::find(&sa.scenario.sim);
+        if sa.scenario.file_sha256 != sb.scenario.file_sha256 {
+            notes.push(format!(
+                "scenario `{id}`: the scenario files differ between A and B"
+            ));
+        }
+        for ca in &sa.claims {
+            if let Some(cb) = sb
+                .claims
+                .iter()
+                .find(|c| c.id == ca.id && c.point == ca.point)
+            {
+                if ca.verdict != cb.verdict {
+                    flips.push(Flip {
+                        scenario: id.clone(),
+                        claim: ca.id.clone(),
+                        point: ca.point,
+                        a: ca.verdict,
+                        b: cb.verdict,
+                    });
+                }
+            }
+        }
+        for pa in &sa.points {
+            let Some(pb) = sb.points.iter().find(|p| p.index == pa.index) else {
+                notes.push(format!("scenario `{id}`: point {} only in A", pa.index));
+                continue;
+            };
+            if pa.params != pb.params {
+                notes.push(format!(
+                    "scenario `{id}`: point {} has different parameters in A and B",
+                    pa.index
+                ));
+            }
+            let label = pa
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("point {}", pa.index));
+            for (m, ea) in &pa.metrics {
+                let Some(eb) = pb.metrics.get(m) else {
+                    continue;
+                };
+                let better = sim
+                    .and_then(|s| s.metric_def(m))
+                    .map(|d| d.better)
+                    .unwrap_or(Better::Neither);
+                let (c, rel, ci, p) = call(ea, eb, threshold, better);
+                rows.push(Row {
+                    scenario: id.clone(),
+                    point: pa.index,
+                    point_label: label.clone(),
+                    metric: m.clone(),
+                    a: ea.clone(),
+                    b: eb.clone(),
+                    rel_change: rel,
+                    rel_ci: ci,
+                    p_value: p,
+                    call: c,
+                });
+            }
+        }
+    }
+    (rows, flips, notes)
+}
+
+fn pct(x: f64) -> String {
+    format!("{}{}%", if x >= 0.0 { "+" } else { "" }, fmt_num(x * 100.0))
+}
+
+fn est(e: &MetricEstimate) -> String {
+    format!(
+        "{} ± {} {}",
+        fmt_num(e.mean),
+        fmt_num((e.ci95[1] - e.ci95[0]) / 2.0),
+        e.unit
+    )
+}
+
+/// Runs `lab compare`.
+pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
+    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
+        return Err(LabError::bad(format!(
+            "--threshold {}: expected a percentage ≥ 0",
+            args.threshold
+        )));
+    }
+    let a = load(&args.a)?;
+    let b = load(&args.b)?;
+    let threshold = args.threshold / 100.0;
+    let (rows, flips, notes) = compare(&a, &b, threshold);
+
+    let mut counts: BTreeMap<Call, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.call).or_default() += 1;
+    }
+    let summary_line = format!(
+        "{} metrics compared (noise threshold {}%): {}; {} verdict(s) flipped",
+        rows.len(),
+        fmt_num(args.threshold),
+        counts
+            .iter()
+            .map(|(c, n)| format!("{n} {}", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        flips.len()
+    );
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# lab compare\n\n- A: `{}`\n- B: `{}`\n\n{summary_line}\n",
+        args.a.display(),
+        args.b.display()
+    );
+    let changed: Vec<&Row> = rows.iter().filter(|r| r.call != Call::NoChange).collect();
+    let write_tables = |md: &mut String, rows: &[&Row]| {
+        if !flips.is_empty() {
+            let _ = writeln!(
+                md,
+                "## Verdicts that flipped\n\n| scenario | claim | point | A | B |\n|---|---|---|---|---|"
+            );
+            for f in &flips {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} |",
+                    f.scenario,
+                    f.claim,
+                    f.point,
+                    f.a.as_str(),
+                    f.b.as_str()
+                );
+            }
+            md.push('\n');
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(md, "## Notes\n");
+            for n in &notes {
+                let _ = writeln!(md, "- {n}");
+            }
+            md.push('\n');
+        }
+        let _ = writeln!(
+            md,
+            "## Metrics\n\n| scenario | point | metric | A | B | change [95% CI] | p | call |\n|---|---|---|---|---|---|---|---|"
+        );
+        for r in rows {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} [{}, {}] | {:.3} | {} |",
+                r.scenario,
+                r.point_label.replace('|', "\\|"),
+                r.metric,
+                est(&r.a),
+                est(&r.b),
+                pct(r.rel_change),
+                pct(r.rel_ci.0),
+                pct(r.rel_ci.1),
+                r.p_value,
+                r.call.as_str()
+            );
+        }
+    };
+    let mut stdout_md = md.clone();
+    write_tables(&mut stdout_md, &changed);
+    let all: Vec<&Row> = rows.iter().collect();
+    write_tables(&mut md, &all);
+    super::write_stdout(&stdout_md);
+
+    let out = args.out.clone().unwrap_or_else(|| args.b.clone());
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("compare.md"), &md)?;
+    std::fs::write(out.join("compare.html"), to_html(&md))?;
+    crate::outln!(
+        "\nwritten: {} and compare.html",
+        out.join("compare.md").display()
+    );
+
+    let regressed = rows.iter().any(|r| r.call == Call::Regressed) || !flips.is_empty();
+    Ok(if args.fail_on_regression && regressed {
+        exit_code::REGRESSION
+    } else {
+        exit_code::OK
+    })
+}
+
+/// A minimal Markdown-to-HTML for the compare report: headings, lists, tables, paragraphs;
+/// every piece of text escaped.
+fn to_html(md: &str) -> String {
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>lab compare</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}td:last-child{font-weight:bold}</style></head><body>\n",
+    );
+    let mut in_table = false;
+    let mut in_list = false;
+    for line in md.lines() {
+        let is_row = line.starts_with('|');
+        if in_table && !is_row {
+            html.push_str("</table>\n");
+            in_table = false;
+        }
+        if in_list && !line.starts_with("- ") {
+            html.push_str("</ul>\n");
+            in_list = false;
+        }
+        if let Some(h) = line.strip_prefix("## ") {
+            let _ = writeln!(html, "<h2>{}</h2>", escape_html(h));
+        } else if let Some(h) = line.strip_prefix("# ") {
+            let _ = writeln!(html, "<h1>{}</h1>", escape_html(h));
+        } else if let Some(item) = line.strip_prefix("- ") {
+            if !in_list {
+                html.push_str("<ul>\n");
+                in_list = true;
+            }
+            let _ = writeln!(html, "<li>{}</li>", escape_html(item));
+        } else if is_row {
+            if line.starts_with("|---") {
+                continue;
+            }
+            let cells: Vec<&str> = line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim())
+                .collect();
+            let tag = if in_table { "td" } else { "th" };
+            if !in_table {
+                html.push_str("<table>\n");
+                in_table = true;
+            }
+            html.push_str("<tr>");
+            for c in cells {
+                let _ = write!(
+                    html,
+                    "<{tag}>{}</{tag}>",
+                    escape_html(&c.replace("\\|", "|"))
+                );
+            }
+            html.push_str("</tr>\n");
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(html, "<p>{}</p>", escape_html(line));
+        }
+    }
+    if in_table {
+        html.push_str("</table>\n");
+    }
+    if in_list {
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(mean: f64, std: f64, n: u32) -> MetricEstimate {
+        let half = student_t_975((n - 1) as f64) * std / (n as f64).sqrt();
+        MetricEstimate {
+            mean,
+            ci95: [mean - half, mean + half],
+            std,
+            n,
+            unit: "s".into(),
+        }
+    }
+
+    #[test]
+    fn welch_matches_a_hand_computation() {
+        // A: mean 10, sd 1, n 10; B: mean 11, sd 1, n 10 → t = 1/sqrt(0.2) = 2.236, df = 18,
+        // two-sided p = 0.0382.
+        let (p, diff, _) = welch(&e(10.0, 1.0, 10), &e(11.0, 1.0, 10));
+        assert!((diff - 1.0).abs() < 1e-12);
+        assert!((p - 0.0382).abs() < 5e-4, "p = {p}");
+    }
+
+    #[test]
+    fn three_way_calls() {
+        let a = e(10.0, 0.1, 20);
+        assert_eq!(
+            call(&a, &e(10.0, 0.1, 20), 0.02, Better::Lower).0,
+            Call::NoChange
+        );
+        assert_eq!(
+            call(&a, &e(10.5, 0.1, 20), 0.02, Better::Lower).0,
+            Call::Regressed
+        );
+        assert_eq!(
+            call(&a, &e(9.5, 0.1, 20), 0.02, Better::Lower).0,
+            Call::Improved
+        );
+        assert_eq!(
+            call(&a, &e(10.1, 0.1, 20), 0.02, Better::Lower).0,
+            Call::WithinNoise
+        );
+        assert_eq!(
+            call(&a, &e(10.5, 0.1, 20), 0.02, Better::Neither).0,
+            Call::Increased
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let h = to_html("# t\n| a | b |\n|---|---|\n| <x> | y |\n");
+        assert!(h.contains("&lt;x&gt;"));
+        assert!(!h.contains("<x>"));
+    }
+}

@@ -1,0 +1,274 @@
+//! `lab run`: load and check every scenario first, then run them and write one directory per
+//! scenario. A scenario's directory appears only when complete (written under a temporary name,
+//! then renamed), so a failure never leaves a half-written report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::analysis;
+use crate::cli::RunArgs;
+use crate::error::{LabError, exit_code};
+use crate::provenance;
+use crate::runner::{self, Shard};
+use crate::scenario::values::to_json;
+use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all};
+use crate::summary::{
+    ClaimResult, PointResult, Provenance, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
+    fmt_num,
+};
+
+/// Runs `lab run` and returns the exit status.
+pub fn run(args: &RunArgs) -> Result<u8, LabError> {
+    let overrides = args
+        .set
+        .iter()
+        .map(|s| Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let opts = LoadOptions {
+        quick: args.quick,
+        seed: args.seed,
+        replications: args.replications,
+        overrides,
+    };
+    let plans = load_all(&args.paths, &opts)?;
+
+    let cwd = std::env::current_dir()?;
+    let (commit, dirty) = provenance::git_state(&cwd);
+    let out_root = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let short: String = commit.chars().take(7).collect();
+            PathBuf::from("reports/runs").join(format!(
+                "{}-{short}",
+                provenance::compact(provenance::unix_now())
+            ))
+        }
+    };
+    std::fs::create_dir_all(&out_root).map_err(|e| {
+        LabError::bad(format!(
+            "{}: cannot create output directory: {e}",
+            out_root.display()
+        ))
+    })?;
+
+    let total: u64 = plans
+        .iter()
+        .map(|p| runner::units(p, shard).len() as u64)
+        .sum();
+    let pb = runner::progress(total, "running");
+    let host = provenance::host();
+    let mut printed = Vec::new();
+    for plan in &plans {
+        pb.set_prefix(plan.id.clone());
+        let started = Instant::now();
+        let started_at = provenance::rfc3339(provenance::unix_now());
+        let units = runner::units(plan, shard);
+        let results = runner::run_units(plan, &units, &pb)?;
+        let (summary, rows) = summarise(plan, &results, shard);
+        let mut summary = summary;
+        summary.provenance = Provenance {
+            git_commit: commit.clone(),
+            git_dirty: dirty,
+            lab_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: plan.seed,
+            replications: plan.replications,
+            host: host.clone(),
+            started_at,
+            wall_s: started.elapsed().as_secs_f64(),
+            quick: plan.quick,
+            overrides: plan.overrides.clone(),
+        };
+        let dir = write_scenario_dir(&out_root, plan, &summary, &rows)?;
+        printed.push((summary, dir));
+    }
+    pb.finish_and_clear();
+
+    if args.json {
+        for (s, dir) in &printed {
+            let t = analysis::tally(&s.claims);
+            let line = serde_json::json!({
+                "scenario": s.scenario.id,
+                "dir": dir.display().to_string(),
+                "verdicts": {"holds": t[0], "fails": t[1], "inconclusive": t[2], "not_run": t[3]},
+                "claims": s.claims.iter().map(|c| serde_json::json!({
+                    "id": c.id, "point": c.point, "verdict": c.verdict, "reason": c.reason,
+                })).collect::<Vec<_>>(),
+            });
+            crate::outln!("{line}");
+        }
+    } else {
+        for (s, dir) in &printed {
+            print_verdicts(s, dir);
+        }
+        crate::outln!("results in {}", out_root.display());
+    }
+    Ok(exit_code::OK)
+}
+
+/// Builds the summary (provenance left for the caller) and the per-replication rows.
+pub fn summarise(
+    plan: &ScenarioPlan,
+    results: &[runner::UnitResult],
+    shard: Option<Shard>,
+) -> (Summary, Vec<ResultRow>) {
+    let unit_of = |name: &str| {
+        plan.sim
+            .metric_def(name)
+            .map(|m| m.unit.to_string())
+            .unwrap_or_default()
+    };
+    let values = runner::by_point_metric(results);
+    let points: Vec<PointResult> = plan
+        .points
+        .iter()
+        .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
+        .map(|p| PointResult {
+            index: p.index,
+            label: p.label.clone(),
+            params: to_json(&toml::Value::Table(p.params.clone())),
+            metrics: values
+                .get(&p.index)
+                .map(|v| analysis::estimates(v, unit_of))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for c in &plan.claims {
+        for &pi in &c.points {
+            let Some(point) = points.iter().find(|p| p.index == pi) else {
+                continue; // another shard's point
+            };
+            let measured = point.metrics.get(&c.metric);
+            let (verdict, reason) = analysis::verdict(&c.expected, measured);
+            claims.push(ClaimResult {
+                id: c.id.clone(),
+                text: c.text.clone(),
+                metric: c.metric.clone(),
+                point: pi,
+                expected: c.expected.clone(),
+                measured: measured.cloned(),
+                verdict,
+                reason,
+            });
+        }
+    }
+    let rows = results
+        .iter()
+        .flat_map(|r| {
+            r.outcome.metrics.iter().map(move |(k, v)| ResultRow {
+                point: r.point,
+                replication: r.replication,
+                seed: r.seed_key,
+                metric: k.clone(),
+                value: *v,
+                unit: unit_of(k),
+            })
+        })
+        .collect();
+    let summary = Summary {
+        schema: SCHEMA,
+        scenario: ScenarioInfo {
+            id: plan.id.clone(),
+            sim: plan.sim.name().to_string(),
+            file_sha256: plan.sha256.clone(),
+            title: plan.title.clone(),
+            article: plan.article.clone(),
+        },
+        provenance: Provenance {
+            git_commit: String::new(),
+            git_dirty: false,
+            lab_version: String::new(),
+            seed: plan.seed,
+            replications: plan.replications,
+            host: String::new(),
+            started_at: String::new(),
+            wall_s: 0.0,
+            quick: plan.quick,
+            overrides: plan.overrides.clone(),
+        },
+        points,
+        claims,
+        real: Vec::new(),
+        charts: plan.charts.clone(),
+    };
+    (summary, rows)
+}
+
+/// Writes everything for one scenario under a temporary name, then renames it into place.
+fn write_scenario_dir(
+    root: &Path,
+    plan: &ScenarioPlan,
+    summary: &Summary,
+    rows: &[ResultRow],
+) -> Result<PathBuf, LabError> {
+    let final_dir = root.join(&plan.id);
+    let tmp = root.join(format!(".{}.partial-{}", plan.id, std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let write = || -> Result<(), LabError> {
+        std::fs::create_dir_all(&tmp)?;
+        let json = serde_json::to_string_pretty(summary)
+            .map_err(|e| LabError::internal(format!("serialising summary: {e}")))?;
+        std::fs::write(tmp.join("summary.json"), json + "\n")?;
+        std::fs::write(tmp.join("scenario.toml"), &plan.source)?;
+        crate::output::write_all(&tmp, summary, rows)
+            .map_err(|e| LabError::internal(e.to_string()))?;
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir)?;
+        }
+        std::fs::rename(&tmp, &final_dir)?;
+        Ok(())
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&tmp);
+    })?;
+    Ok(final_dir)
+}
+
+fn print_verdicts(s: &Summary, dir: &Path) {
+    let t = analysis::tally(&s.claims);
+    crate::outln!(
+        "{} ({}): {} holds, {} fails, {} inconclusive, {} not_run  [{} points x {} replications, {:.1} s]",
+        s.scenario.id,
+        s.scenario.sim,
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        s.points.len(),
+        s.provenance.replications,
+        s.provenance.wall_s
+    );
+    let w_id = s.claims.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for c in &s.claims {
+        let label = s
+            .points
+            .iter()
+            .find(|p| p.index == c.point)
+            .and_then(|p| p.label.clone())
+            .unwrap_or_else(|| format!("point {}", c.point));
+        let measured = match &c.measured {
+            Some(m) => format!(
+                "{} [{}, {}] {}",
+                fmt_num(m.mean),
+                fmt_num(m.ci95[0]),
+                fmt_num(m.ci95[1]),
+                m.unit
+            ),
+            None => "-".into(),
+        };
+        let mark = match c.verdict {
+            Verdict::Holds => "holds       ",
+            Verdict::Fails => "FAILS       ",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotRun => "not_run     ",
+        };
+        crate::outln!(
+            "  {mark}  {:w_id$}  @ {label}: {} = {measured}, expected {}",
+            c.id,
+            c.metric,
+            c.expected.describe()
+        );
+    }
+    crate::outln!("  report: {}", dir.join("report.md").display());
+}

@@ -1,0 +1,489 @@
+//! Charts: the model's mean as a line with its 95% CI as a band, over one parameter, with the
+//! article's claims as markers coloured by verdict. Drawn with plotters into PNG (text
+//! rasterised from the embedded DejaVu Sans, so no system font is needed and PNGs are the same
+//! on every machine) and SVG (text kept as text).
+//!
+//! One drawing routine serves linear and logarithmic axes: it is generic over plotters'
+//! coordinate types, and the four axis combinations pick the ranges.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use super::ReportError;
+use crate::summary::{ChartSpec, Expected, Summary, Verdict, fmt_num};
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+const WIDTH: u32 = 1000;
+const HEIGHT: u32 = 600;
+
+// Matplotlib's tab10: distinct, colour-blind-tolerable, familiar from decision-review decks.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(23, 190, 207),
+];
+
+fn verdict_color(v: Verdict) -> RGBColor {
+    match v {
+        Verdict::Holds => RGBColor(0, 140, 0),
+        Verdict::Fails => RGBColor(210, 0, 0),
+        Verdict::Inconclusive => RGBColor(230, 130, 0),
+        Verdict::NotRun => RGBColor(130, 130, 130),
+    }
+}
+
+/// One line: (x, mean, lo, hi) in plot coordinates, sorted by x.
+struct Line {
+    name: String,
+    pts: Vec<(f64, f64, f64, f64)>,
+}
+
+enum Mark {
+    Approx { v: f64, lo: f64, hi: f64 },
+    Range { lo: f64, hi: f64 },
+    Below(f64),
+    Above(f64),
+}
+
+struct ClaimMark {
+    x: f64,
+    mark: Mark,
+    verdict: Verdict,
+}
+
+struct Prepared {
+    title: String,
+    x_label: String,
+    y_label: String,
+    log_x: bool,
+    log_y: bool,
+    lines: Vec<Line>,
+    claims: Vec<ClaimMark>,
+}
+
+fn json_at<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(v, |cur, k| cur.get(k))
+}
+
+fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => x.as_f64() == y.as_f64(),
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Object(x), Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
+    let points: Vec<_> = s
+        .points
+        .iter()
+        .filter(|p| {
+            spec.filter
+                .iter()
+                .all(|(k, v)| json_at(&p.params, k).is_some_and(|x| json_eq(x, v)))
+        })
+        .filter_map(|p| {
+            json_at(&p.params, &spec.x)
+                .and_then(|x| x.as_f64())
+                .map(|x| (x, p))
+        })
+        .collect();
+
+    let all_values = || {
+        points.iter().flat_map(|(x, p)| {
+            spec.y
+                .iter()
+                .filter_map(|m| p.metrics.get(m))
+                .flat_map(move |e| [*x, e.mean, e.ci95[0], e.ci95[1]])
+        })
+    };
+    let xs_positive = points.iter().all(|(x, _)| *x > 0.0);
+    let ys_positive = points.iter().all(|(_, p)| {
+        spec.y
+            .iter()
+            .filter_map(|m| p.metrics.get(m))
+            .all(|e| e.ci95[0] > 0.0)
+    });
+    let _ = all_values;
+    let log_x = spec.log_x && xs_positive;
+    let log_y = spec.log_y && ys_positive;
+    let tx = |v: f64| v;
+    let ty = |v: f64| v;
+
+    let series_of = |p: &crate::summary::PointResult| {
+        spec.series
+            .as_ref()
+            .and_then(|k| json_at(&p.params, k))
+            .map(super::json_short)
+    };
+    let mut series_values: Vec<Option<String>> = Vec::new();
+    for (_, p) in &points {
+        let v = series_of(p);
+        if !series_values.contains(&v) {
+            series_values.push(v);
+        }
+    }
+    let mut lines = Vec::new();
+    for m in &spec.y {
+        for sv in &series_values {
+            let mut pts: Vec<(f64, f64, f64, f64)> = points
+                .iter()
+                .filter(|(_, p)| &series_of(p) == sv)
+                .filter_map(|(x, p)| {
+                    p.metrics
+                        .get(m)
+                        .map(|e| (tx(*x), ty(e.mean), ty(e.ci95[0]), ty(e.ci95[1])))
+                })
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if pts.is_empty() {
+                continue;
+            }
+            let name = match (sv, &spec.series) {
+                (Some(v), Some(k)) => format!("{m} ({k}={v})"),
+                _ => m.clone(),
+            };
+            lines.push(Line { name, pts });
+        }
+    }
+
+    let mut claims = Vec::new();
+    if spec.claims {
+        for c in &s.claims {
+            if !spec.y.contains(&c.metric) {
+                continue;
+            }
+            let Some((x, _)) = points.iter().find(|(_, p)| p.index == c.point) else {
+                continue;
+            };
+            let mark = mark_for(&c.expected, &ty);
+            claims.push(ClaimMark {
+                x: tx(*x),
+                mark,
+                verdict: c.verdict,
+            });
+        }
+    }
+
+    let unit = spec
+        .y
+        .iter()
+        .find_map(|m| {
+            s.points
+                .iter()
+                .find_map(|p| p.metrics.get(m).map(|e| e.unit.clone()))
+        })
+        .unwrap_or_default();
+    let y_label = spec.y_label.clone().unwrap_or_else(|| {
+        let names = spec.y.join(", ");
+        if unit.is_empty() {
+            names
+        } else {
+            format!("{names} [{unit}]")
+        }
+    });
+    let mut title = spec.title.clone();
+    if (spec.log_x && !log_x) || (spec.log_y && !log_y) {
+        title.push_str(" (linear axis: values ≤ 0)");
+    }
+    Prepared {
+        title,
+        x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
+        y_label,
+        log_x,
+        log_y,
+        lines,
+        claims,
+    }
+}
+
+fn mark_for(e: &Expected, ty: &dyn Fn(f64) -> f64) -> Mark {
+    let (lo, hi) = e.range();
+    if let Some(v) = e.approx {
+        Mark::Approx {
+            v: ty(v),
+            lo: ty(lo),
+            hi: ty(hi),
+        }
+    } else if lo.is_finite() && hi.is_finite() {
+        Mark::Range {
+            lo: ty(lo),
+            hi: ty(hi),
+        }
+    } else if hi.is_finite() {
+        Mark::Below(ty(hi))
+    } else {
+        Mark::Above(ty(lo))
+    }
+}
+
+/// Padded plot ranges covering lines, bands and claim markers.
+fn ranges(d: &Prepared) -> ((f64, f64), (f64, f64)) {
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    for l in &d.lines {
+        for p in &l.pts {
+            xs.push(p.0);
+            ys.extend([p.1, p.2, p.3]);
+        }
+    }
+    for c in &d.claims {
+        xs.push(c.x);
+        match c.mark {
+            Mark::Approx { v, lo, hi } => ys.extend([v, lo, hi]),
+            Mark::Range { lo, hi } => ys.extend([lo, hi]),
+            Mark::Below(v) | Mark::Above(v) => ys.push(v),
+        }
+    }
+    let span = |v: &[f64], log: bool| {
+        let v: Vec<f64> = v
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite() && (!log || *x > 0.0))
+            .collect();
+        if v.is_empty() {
+            return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+        }
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if log {
+            // Multiplicative padding; at least a factor of 10 overall so ticks exist.
+            let (mut lo, mut hi) = (lo / 1.15, hi * 1.15);
+            if hi / lo < 10.0 {
+                let mid = (lo * hi).sqrt();
+                lo = mid / 10f64.sqrt();
+                hi = mid * 10f64.sqrt();
+            }
+            return (lo, hi);
+        }
+        let pad = if hi > lo {
+            (hi - lo) * 0.06
+        } else if lo != 0.0 {
+            lo.abs() * 0.1
+        } else {
+            0.5
+        };
+        (lo - pad, hi + pad)
+    };
+    (span(&xs, d.log_x), span(&ys, d.log_y))
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Prepared) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    if d.lines.is_empty() {
+        root.titled(&d.title, ("sans-serif", 28)).map_err(e)?;
+        root.draw(&Text::new(
+            "no numeric points to plot",
+            (WIDTH as i32 / 2 - 140, HEIGHT as i32 / 2),
+            ("sans-serif", 22),
+        ))
+        .map_err(e)?;
+        return Ok(());
+    }
+    let ((x0, x1), (y0, y1)) = ranges(d);
+    match (d.log_x, d.log_y) {
+        (false, false) => draw_on(root, d, x0..x1, y0..y1),
+        (true, false) => draw_on(root, d, (x0..x1).log_scale(), y0..y1),
+        (false, true) => draw_on(root, d, x0..x1, (y0..y1).log_scale()),
+        (true, true) => draw_on(root, d, (x0..x1).log_scale(), (y0..y1).log_scale()),
+    }
+}
+
+fn draw_on<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    d: &Prepared,
+    xr: X,
+    yr: Y,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    let mut chart = ChartBuilder::on(root)
+        .caption(&d.title, ("sans-serif", 28))
+        .margin(18)
+        .x_label_area_size(64)
+        .y_label_area_size(96)
+        .build_cartesian_2d(xr, yr)
+        .map_err(e)?;
+    let tick = |v: &f64| fmt_num(*v);
+    chart
+        .configure_mesh()
+        .x_desc(d.x_label.as_str())
+        .y_desc(d.y_label.as_str())
+        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", 16))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .x_max_light_lines(2)
+        .y_max_light_lines(2)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(e)?;
+
+    for (i, l) in d.lines.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        if l.pts.len() >= 2 {
+            let mut band: Vec<(f64, f64)> = l.pts.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(l.pts.iter().rev().map(|p| (p.0, p.2)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                .map_err(e)?;
+        }
+        chart
+            .draw_series(
+                l.pts
+                    .iter()
+                    .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.stroke_width(1), 8)),
+            )
+            .map_err(e)?;
+        chart
+            .draw_series(
+                LineSeries::new(l.pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)).point_size(4),
+            )
+            .map_err(e)?
+            .label(format!("{} (mean, 95% CI band)", l.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+    }
+
+    let mut verdicts_seen: Vec<Verdict> = Vec::new();
+    for m in &d.claims {
+        let vc = verdict_color(m.verdict);
+        if !verdicts_seen.contains(&m.verdict) {
+            verdicts_seen.push(m.verdict);
+        }
+        match m.mark {
+            Mark::Approx { v, lo, hi } => {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        m.x,
+                        lo,
+                        v,
+                        hi,
+                        vc.stroke_width(2),
+                        16,
+                    )))
+                    .map_err(e)?;
+                // A claimed value: a dark diamond outlined in the verdict's colour.
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(0, -10), (10, 0), (0, 10), (-10, 0)], vc.filled())
+                            + Polygon::new(
+                                vec![(0, -6), (6, 0), (0, 6), (-6, 0)],
+                                RGBColor(30, 30, 30).filled(),
+                            ),
+                    ))
+                    .map_err(e)?;
+            }
+            Mark::Range { lo, hi } => {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        m.x,
+                        lo,
+                        (lo + hi) / 2.0,
+                        hi,
+                        vc.stroke_width(4),
+                        16,
+                    )))
+                    .map_err(e)?;
+            }
+            Mark::Below(v) => {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(-8, -7), (8, -7), (0, 8)], vc.filled()),
+                    ))
+                    .map_err(e)?;
+            }
+            Mark::Above(v) => {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(-8, 7), (8, 7), (0, -8)], vc.filled()),
+                    ))
+                    .map_err(e)?;
+            }
+        }
+    }
+    verdicts_seen.sort();
+    for v in verdicts_seen {
+        let vc = verdict_color(v);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(e)?
+            .label(format!("article claim ({})", v.as_str()))
+            .legend(move |(x, y)| {
+                Polygon::new(
+                    vec![(x + 12, y - 8), (x + 20, y), (x + 12, y + 8), (x + 4, y)],
+                    vc.filled(),
+                )
+            });
+    }
+
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font(("sans-serif", 16))
+        .margin(10)
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+/// Renders one chart to `png` and `svg`.
+pub fn render_chart(
+    spec: &ChartSpec,
+    summary: &Summary,
+    png: &Path,
+    svg: &Path,
+) -> Result<(), ReportError> {
+    REGISTER.call_once(|| {
+        // The font is compiled in; registration cannot fail for a valid TTF.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let d = prepare(spec, summary);
+    let chart_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |message: String| ReportError::Chart { path, message }
+    };
+    {
+        let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &d).map_err(chart_err(png))?;
+        root.present()
+            .map_err(|e| chart_err(png)(format!("{e:?}")))?;
+    }
+    {
+        let root = SVGBackend::new(svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &d).map_err(chart_err(svg))?;
+        root.present()
+            .map_err(|e| chart_err(svg)(format!("{e:?}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! The report's content, built once from a summary ([`build`]) and rendered as Markdown
+//! ([`report`]); `html.rs` renders the same [`Doc`], so the two never disagree.
+
+use std::fmt::Write as _;
+
+use crate::analysis::tally;
+use crate::summary::{Summary, Verdict, fmt_num};
+
+/// A table: header and rows of plain-text cells.
+pub(crate) struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Column holding a verdict, to colour in HTML.
+    pub verdict_col: Option<usize>,
+}
+
+/// Everything a report shows, as text.
+pub(crate) struct Doc {
+    pub title: String,
+    pub meta: Vec<(String, String)>,
+    pub verdict_counts: String,
+    pub verdicts: Table,
+    pub real: Option<Table>,
+    pub points: Table,
+    /// (title, slug) of each chart.
+    pub charts: Vec<(String, String)>,
+}
+
+/// Builds the report content.
+pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
+    let p = &s.provenance;
+    let title = if s.scenario.title.is_empty() {
+        s.scenario.id.clone()
+    } else {
+        s.scenario.title.clone()
+    };
+    let mut meta = vec![
+        ("scenario".to_string(), s.scenario.id.clone()),
+        ("simulation".into(), s.scenario.sim.clone()),
+    ];
+    if !s.scenario.article.is_empty() {
+        meta.push(("article".into(), s.scenario.article.clone()));
+    }
+    meta.extend([
+        (
+            "commit".into(),
+            format!(
+                "{}{}",
+                p.git_commit,
+                if p.git_dirty { " (dirty)" } else { "" }
+            ),
+        ),
+        ("lab version".into(), p.lab_version.clone()),
+        (
+            "seed, replications".into(),
+            format!(
+                "{}, {}{}",
+                p.seed,
+                p.replications,
+                if p.quick { " (quick)" } else { "" }
+            ),
+        ),
+        ("host".into(), p.host.clone()),
+        (
+            "started".into(),
+            format!("{} ({:.1} s)", p.started_at, p.wall_s),
+        ),
+    ]);
+    if !p.overrides.is_empty() {
+        meta.push(("overrides".into(), p.overrides.join(" ")));
+    }
+
+    let t = tally(&s.claims);
+    let verdict_counts = format!(
+        "{} holds, {} fails, {} inconclusive, {} not_run",
+        t[0], t[1], t[2], t[3]
+    );
+    let verdicts = Table {
+        headers: [
+            "claim",
+            "point",
+            "metric",
+            "expected",
+            "measured (95% CI)",
+            "verdict",
+            "reason",
+            "article says",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: s
+            .claims
+            .iter()
+            .map(|c| {
+                let measured = c
+                    .measured
+                    .as_ref()
+                    .map(|m| {
+                        format!(
+                            "{} [{}, {}] {}",
+                            fmt_num(m.mean),
+                            fmt_num(m.ci95[0]),
+                            fmt_num(m.ci95[1]),
+                            m.unit
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into());
+                vec![
+                    c.id.clone(),
+                    super::point_label(s, c.point),
+                    c.metric.clone(),
+                    c.expected.describe(),
+                    measured,
+                    c.verdict.as_str().to_string(),
+                    c.reason.clone(),
+                    c.text.clone(),
+                ]
+            })
+            .collect(),
+        verdict_col: Some(5),
+    };
+
+    let real = (!s.real.is_empty()).then(|| Table {
+        headers: ["kernel", "status", "reason", "measurements"]
+            .map(String::from)
+            .to_vec(),
+        rows: s
+            .real
+            .iter()
+            .map(|r| {
+                vec![
+                    r.kernel.clone(),
+                    r.status.clone(),
+                    r.reason.clone(),
+                    r.metrics
+                        .iter()
+                        .map(|(k, v)| format!("{k} = {}", fmt_num(*v)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect(),
+        verdict_col: None,
+    });
+
+    let varying = super::varying_params(s);
+    let metric_names: Vec<String> = {
+        let mut names: Vec<String> = s
+            .points
+            .iter()
+            .flat_map(|p| p.metrics.keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let mut headers = vec!["point".to_string()];
+    headers.extend(varying.iter().cloned());
+    headers.extend(metric_names.iter().map(|m| {
+        let unit = s
+            .points
+            .iter()
+            .find_map(|p| p.metrics.get(m).map(|e| e.unit.clone()))
+            .unwrap_or_default();
+        if unit.is_empty() {
+            m.clone()
+        } else {
+            format!("{m} [{unit}]")
+        }
+    }));
+    let points = Table {
+        headers,
+        rows: s
+            .points
+            .iter()
+            .map(|p| {
+                let mut row = vec![p.label.clone().unwrap_or_else(|| p.index.to_string())];
+                row.extend(varying.iter().map(|k| {
+                    p.params
+                        .get(k)
+                        .map(super::json_short)
+                        .unwrap_or_else(|| "-".into())
+                }));
+                row.extend(metric_names.iter().map(|m| match p.metrics.get(m) {
+                    Some(e) => format!(
+                        "{} ± {}",
+                        fmt_num(e.mean),
+                        fmt_num((e.ci95[1] - e.ci95[0]) / 2.0)
+                    ),
+                    None => "-".into(),
+                }));
+                row
+            })
+            .collect(),
+        verdict_col: None,
+    };
+
+    Doc {
+        title,
+        meta,
+        verdict_counts,
+        verdicts,
+        real,
+        points,
+        charts: charts.to_vec(),
+    }
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn md_table(out: &mut String, t: &Table) {
+    let _ = writeln!(
+        out,
+        "| {} |",
+        t.headers
+            .iter()
+            .map(|h| md_cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(t.headers.len()));
+    for r in &t.rows {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    out.push('\n');
+}
+
+/// The Markdown report.
+pub(crate) fn report(s: &Summary, charts: &[(String, String)]) -> String {
+    let d = build(s, charts);
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", md_cell(&d.title));
+    for (k, v) in &d.meta {
+        let _ = writeln!(out, "- **{k}**: {}", md_cell(v));
+    }
+    let _ = writeln!(out, "\n## Verdicts\n\n{}\n", d.verdict_counts);
+    if d.verdicts.rows.is_empty() {
+        out.push_str("This scenario makes no claims.\n\n");
+    } else {
+        md_table(&mut out, &d.verdicts);
+    }
+    if let Some(r) = &d.real {
+        out.push_str("## Real kernels\n\n");
+        md_table(&mut out, r);
+    }
+    out.push_str(
+        "## Points\n\nMean ± half-width of the 95% confidence interval across replications.\n\n",
+    );
+    md_table(&mut out, &d.points);
+    if !d.charts.is_empty() {
+        out.push_str("## Charts\n\n");
+        for (title, slug) in &d.charts {
+            let _ = writeln!(out, "![{}](charts/{slug}.png)\n", md_cell(title));
+        }
+    }
+    out
+}
+
+/// A verdict's colour for HTML.
+pub(crate) fn verdict_class(v: &str) -> &'static str {
+    match v {
+        x if x == Verdict::Holds.as_str() => "holds",
+        x if x == Verdict::Fails.as_str() => "fails",
+        x if x == Verdict::Inconclusive.as_str() => "inconclusive",
+        _ => "not-run",
+    }
+}

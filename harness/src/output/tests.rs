@@ -1,0 +1,208 @@
+//! Output files: exact round trips, escaping, slugs, and charts that render.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::summary::*;
+
+fn row(point: usize, metric: &str, value: f64, unit: &str) -> ResultRow {
+    ResultRow {
+        point,
+        replication: 3,
+        seed: u64::MAX - 5,
+        metric: metric.into(),
+        value,
+        unit: unit.into(),
+    }
+}
+
+fn rows() -> Vec<ResultRow> {
+    vec![
+        row(0, "wait_mean", 0.1 + 0.2, "s"),
+        row(1, "odd,\"name\"", -1.5e-300, "a,b"),
+        row(2, "p_wait", 1.0 / 3.0, ""),
+    ]
+}
+
+#[test]
+fn csv_round_trips_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("results.csv");
+    csv::write_rows_csv(&p, &rows()).unwrap();
+    assert_eq!(read_rows_csv(&p).unwrap(), rows());
+}
+
+#[test]
+fn csv_reader_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("results.csv");
+    std::fs::write(
+        &p,
+        "point,replication,seed,metric,value,unit\n0,1,2,m,notanumber,s\n",
+    )
+    .unwrap();
+    let e = read_rows_csv(&p).unwrap_err().to_string();
+    assert!(e.contains("results.csv:2") && e.contains("value"), "{e}");
+}
+
+#[test]
+fn parquet_reads_back() {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::RowAccessor;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("results.parquet");
+    parquet::write_rows_parquet(&p, &rows()).unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+    let got: Vec<_> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r.get_long(0).unwrap() as usize,
+                r.get_long(2).unwrap() as u64,
+                r.get_string(3).unwrap().clone(),
+                r.get_double(4).unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<_> = rows()
+        .into_iter()
+        .map(|r| (r.point, r.seed, r.metric, r.value))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn escaping_and_slugs() {
+    assert_eq!(
+        escape_html("<a href=\"x\">'&'</a>"),
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    );
+    assert_eq!(slug("M/M/1: mean wait vs λ (ρ)"), "m-m-1-mean-wait-vs");
+    assert_eq!(slug("***"), "chart");
+}
+
+fn estimate(mean: f64, half: f64) -> MetricEstimate {
+    MetricEstimate {
+        mean,
+        ci95: [mean - half, mean + half],
+        std: half,
+        n: 10,
+        unit: "s".into(),
+    }
+}
+
+fn mm1_summary() -> Summary {
+    let points = [0.3, 0.5, 0.7, 0.9]
+        .iter()
+        .enumerate()
+        .map(|(i, &rho)| {
+            let mut metrics = BTreeMap::new();
+            metrics.insert("wait_mean".to_string(), estimate(rho / (1.0 - rho), 0.05));
+            PointResult {
+                index: i,
+                label: None,
+                params: serde_json::json!({"arrival_rate": rho, "servers": 1}),
+                metrics,
+            }
+        })
+        .collect();
+    let claim = |point, v, verdict| ClaimResult {
+        id: format!("c{point}"),
+        text: "<script>alert(1)</script> | pipes".into(),
+        metric: "wait_mean".into(),
+        point,
+        expected: Expected {
+            approx: Some(v),
+            rel_tol: Some(0.05),
+            ..Default::default()
+        },
+        measured: None,
+        verdict,
+        reason: "r".into(),
+    };
+    Summary {
+        schema: SCHEMA,
+        scenario: ScenarioInfo {
+            id: "t".into(),
+            sim: "queue".into(),
+            file_sha256: "0".repeat(64),
+            title: "Test & <title>".into(),
+            article: String::new(),
+        },
+        provenance: Provenance {
+            git_commit: "abc".into(),
+            git_dirty: false,
+            lab_version: "0".into(),
+            seed: 1,
+            replications: 10,
+            host: "h".into(),
+            started_at: "now".into(),
+            wall_s: 1.0,
+            quick: false,
+            overrides: vec![],
+        },
+        points,
+        claims: vec![
+            claim(1, 1.0, Verdict::Holds),
+            claim(3, 9.5, Verdict::Inconclusive),
+        ],
+        real: vec![],
+        charts: vec![ChartSpec {
+            title: "Mean wait vs load".into(),
+            x: "arrival_rate".into(),
+            y: vec!["wait_mean".into()],
+            claims: true,
+            log_y: true,
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn charts_render_to_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = mm1_summary();
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    render_chart(&s.charts[0], &s, &png, &svg).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.contains("Mean wait vs load"));
+    assert!(svg_text.contains("article claim (holds)"));
+    assert!(svg_text.contains("article claim (inconclusive)"));
+}
+
+#[test]
+fn a_chart_with_no_numeric_points_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = mm1_summary();
+    s.charts[0].x = "servers_missing".into();
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    render_chart(&s.charts[0], &s, &png, &svg).unwrap();
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("no numeric points")
+    );
+}
+
+#[test]
+fn reports_put_verdicts_first_and_escape_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = mm1_summary();
+    write_all(dir.path(), &s, &rows()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let v = md.find("## Verdicts").unwrap();
+    assert!(v < md.find("## Points").unwrap());
+    assert!(md.contains("1 holds, 0 fails, 1 inconclusive, 0 not_run"));
+    assert!(md.contains("\\| pipes"), "pipes in cells are escaped");
+    assert!(md.contains("![Mean wait vs load](charts/mean-wait-vs-load.png)"));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("Test &amp; &lt;title&gt;"));
+    assert!(html.contains("<td class=\"holds\">holds</td>"));
+    assert!(html.contains("data:image/png;base64,"));
+}

@@ -1,0 +1,154 @@
+//! Runs a plan: every (scenario, point, replication) unit in parallel with rayon, each with its
+//! own random streams derived from (seed, point, replication), so the results are the same
+//! whatever the thread count or shard.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use sims::des::RngStreams;
+use sims::simulation::{Outcome, RunContext};
+
+use crate::error::LabError;
+use crate::scenario::ScenarioPlan;
+
+/// `--shard I/N`: this process runs the points with `index % N == I - 1` (1-based `I`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `I/N` with 1 ≤ I ≤ N.
+    pub fn parse(s: &str) -> Result<Shard, LabError> {
+        let bad = || {
+            LabError::bad(format!(
+                "--shard {s}: expected I/N with 1 ≤ I ≤ N (1-based), e.g. --shard 1/4"
+            ))
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether this shard runs point `point`.
+    pub fn takes(&self, point: usize) -> bool {
+        point as u64 % self.count as u64 == (self.index - 1) as u64
+    }
+}
+
+/// One replication's outcome at one point.
+#[derive(Debug, Clone)]
+pub struct UnitResult {
+    pub point: usize,
+    pub replication: u32,
+    pub seed_key: u64,
+    pub outcome: Outcome,
+}
+
+/// The units of one scenario, in (point, replication) order.
+pub fn units(plan: &ScenarioPlan, shard: Option<Shard>) -> Vec<(usize, u32)> {
+    plan.points
+        .iter()
+        .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
+        .flat_map(|p| (0..plan.replications).map(move |r| (p.index, r)))
+        .collect()
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub fn progress(total: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || total == 0 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} replications {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// Runs the given units of `plan`; results come back in unit order.
+pub fn run_units(
+    plan: &ScenarioPlan,
+    units: &[(usize, u32)],
+    pb: &ProgressBar,
+) -> Result<Vec<UnitResult>, LabError> {
+    let results: Vec<Result<UnitResult, LabError>> = units
+        .par_iter()
+        .map(|&(point, replication)| {
+            let stream_point = if plan.common_random_numbers {
+                0
+            } else {
+                point as u64
+            };
+            let ctx = RunContext {
+                streams: RngStreams::new(plan.seed, stream_point, replication as u64),
+                point,
+                replication,
+            };
+            let out = plan
+                .sim
+                .run(&plan.points[point].params, &ctx)
+                .map_err(|e| {
+                    LabError::internal(format!(
+                        "{}: point {point}, replication {replication}: {e}",
+                        plan.id
+                    ))
+                })?;
+            if let Some((name, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(LabError::internal(format!(
+                    "{}: point {point}, replication {replication}: metric `{name}` is {v}",
+                    plan.id
+                )));
+            }
+            pb.inc(1);
+            Ok(UnitResult {
+                point,
+                replication,
+                seed_key: ctx.streams.derive_u64("seed"),
+                outcome: out,
+            })
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+/// Replication values per point and metric, in replication order.
+pub fn by_point_metric(results: &[UnitResult]) -> BTreeMap<usize, BTreeMap<String, Vec<f64>>> {
+    let mut m: BTreeMap<usize, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    for r in results {
+        let point = m.entry(r.point).or_default();
+        for (k, v) in &r.outcome.metrics {
+            point.entry(k.clone()).or_default().push(*v);
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_points() {
+        let s: Vec<Shard> = (1..=3).map(|i| Shard { index: i, count: 3 }).collect();
+        for p in 0..10 {
+            assert_eq!(s.iter().filter(|s| s.takes(p)).count(), 1);
+        }
+        assert!(Shard::parse("0/3").is_err());
+        assert!(Shard::parse("4/3").is_err());
+        assert!(Shard::parse("x").is_err());
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+    }
+}

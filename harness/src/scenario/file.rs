@@ -1,0 +1,99 @@
+//! The scenario file as typed (raw input): what `toml` deserialises before any checks.
+//! [`super::plan`] turns it into a run plan.
+
+use serde::Deserialize;
+
+use crate::summary::{ChartSpec, Expected};
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub scenario: Header,
+    /// The sim's parameters (checked by the room, not here).
+    #[serde(default)]
+    pub params: toml::Table,
+    /// Cartesian grid: dotted parameter path → list of values.
+    #[serde(default)]
+    pub sweep: toml::Table,
+    /// Explicit points (each replaces whole top-level params); the sweep runs within each.
+    #[serde(default)]
+    pub points: Vec<PointSpec>,
+    #[serde(default)]
+    pub claims: Vec<ClaimSpec>,
+    #[serde(default)]
+    pub charts: Vec<ChartSpec>,
+    /// What `--quick` changes.
+    #[serde(default)]
+    pub quick: QuickSpec,
+}
+
+/// `[scenario]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Unique, kebab-case.
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    /// File stem of the source article.
+    #[serde(default)]
+    pub article: String,
+    /// The registered simulation.
+    pub sim: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_replications")]
+    pub replications: u32,
+    /// Sweep points share random streams (common random numbers), which makes differences
+    /// between points less noisy. Default true.
+    #[serde(default = "default_true")]
+    pub common_random_numbers: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_replications() -> u32 {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+/// One `[[points]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointSpec {
+    /// A name claims can select with `where = { point = "..." }`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+/// One `[[claims]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSpec {
+    pub id: String,
+    pub text: String,
+    pub metric: String,
+    /// Which points: parameter values to match, or `point = "name"`. Empty: every point.
+    #[serde(default, rename = "where")]
+    pub filter: toml::Table,
+    pub expect: Expected,
+}
+
+/// `[quick]`: a smaller run for tests and previews.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickSpec {
+    /// Replications in quick mode (default: min(replications, 3)).
+    pub replications: Option<u32>,
+    /// Parameter overrides in quick mode, dotted paths allowed (`customers = 2000`).
+    #[serde(default)]
+    pub params: toml::Table,
+}

@@ -1,0 +1,74 @@
+//! `lab compare`: seeds alone change nothing; a real change is flagged.
+
+use crate::util::*;
+
+fn run(t: &std::path::Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let out = t.join(name);
+    let f = fixture("mini.toml");
+    let mut args = vec!["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lab(t, &args).expect_code(0);
+    out
+}
+
+#[test]
+fn different_seeds_show_no_change() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &["--seed", "1"]);
+    let b = run(t.path(), "b", &["--seed", "2"]);
+    let r = lab(
+        t.path(),
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--fail-on-regression",
+        ],
+    )
+    .expect_code(0);
+    assert!(r.stdout.contains("no change"), "{}", r.stdout);
+    assert!(!r.stdout.contains("| regressed |"), "{}", r.stdout);
+    assert!(!r.stdout.contains("| improved |"), "{}", r.stdout);
+    assert!(b.join("compare.md").is_file() && b.join("compare.html").is_file());
+}
+
+#[test]
+fn a_higher_arrival_rate_is_flagged_as_a_regression() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &["--set", "arrival_rate=0.5"]);
+    let b = run(t.path(), "b", &["--set", "arrival_rate=0.7"]);
+    let r = lab(
+        t.path(),
+        &["compare", a.to_str().unwrap(), b.to_str().unwrap()],
+    )
+    .expect_code(0);
+    assert!(r.stdout.contains("| wait_mean |"), "{}", r.stdout);
+    assert!(r.stdout.contains("regressed"), "{}", r.stdout);
+    assert!(r.stdout.contains("different parameters"), "{}", r.stdout);
+    // With --fail-on-regression the same comparison fails (status 3).
+    lab(
+        t.path(),
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--fail-on-regression",
+        ],
+    )
+    .expect_code(3);
+}
+
+#[test]
+fn compare_rejects_a_directory_without_results() {
+    let t = tempdir();
+    let r = lab(
+        t.path(),
+        &[
+            "compare",
+            t.path().to_str().unwrap(),
+            t.path().to_str().unwrap(),
+        ],
+    )
+    .expect_code(1);
+    assert!(r.stderr.contains("no summary.json"), "{}", r.stderr);
+}

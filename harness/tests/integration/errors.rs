@@ -1,0 +1,152 @@
+//! Bad input: exit 1, file:line:column, the field, what was expected; nothing written.
+
+use crate::util::*;
+
+const HEAD: &str = "[scenario]\nid = \"bad\"\nsim = \"queue\"\n";
+
+/// Runs `lab run` on `text`, expects exit 1 and no output directory contents.
+fn bad(text: &str, extra: &[&str]) -> String {
+    let t = tempdir();
+    let f = write(t.path(), "s.toml", text);
+    let out = t.path().join("out");
+    let mut args = vec!["run", f.as_str(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let r = lab(t.path(), &args).expect_code(1);
+    assert!(
+        entries(&out).is_empty(),
+        "output left behind: {:?}",
+        entries(&out)
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r.stderr
+}
+
+#[test]
+fn malformed_toml() {
+    let e = bad("[scenario\nid = 1\n", &[]);
+    assert!(e.contains("s.toml:1:"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_line_column_and_field() {
+    let e = bad(&format!("{HEAD}replications = \"ten\"\n"), &[]);
+    assert!(
+        e.contains(
+            "s.toml:4:16: scenario.replications: invalid type: string \"ten\", expected u32"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("^^^^^"), "{e}");
+}
+
+#[test]
+fn unknown_field_suggests_the_nearest_name() {
+    let e = bad(&format!("{HEAD}replicatons = 3\n"), &[]);
+    assert!(e.contains("unknown field `replicatons`"), "{e}");
+    assert!(e.contains("did you mean `replications`?"), "{e}");
+    let e = bad(&format!("{HEAD}[params]\narival_rate = 0.5\n"), &[]);
+    assert!(
+        e.contains("s.toml:5:1: params.arival_rate: unknown field"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `arrival_rate`?"), "{e}");
+}
+
+#[test]
+fn out_of_range_values() {
+    let e = bad(&format!("{HEAD}[params]\narrival_rate = -2.0\n"), &[]);
+    assert!(
+        e.contains(
+            "s.toml:5:16: params.arrival_rate: -2 is out of range: expected a finite number > 0"
+        ),
+        "{e}"
+    );
+    let e = bad(&format!("{HEAD}[params]\nservers = 0\n"), &[]);
+    assert!(e.contains("params.servers"), "{e}");
+    let e = bad(&format!("{HEAD}[params]\nclasses = [0.5, 1.5, -1]\n"), &[]);
+    assert!(e.contains("params.classes[2]"), "{e}");
+    let e = bad(
+        &format!(
+            "{HEAD}[[claims]]\nid = \"p\"\ntext = \"t\"\nmetric = \"p_wait\"\nexpect = {{ approx = 0.5, rel_tol = -1 }}\n"
+        ),
+        &[],
+    );
+    assert!(e.contains("claims[0].expect.rel_tol"), "{e}");
+    let e = bad(
+        &format!("{HEAD}[[points]]\nparams = {{ service = {{ dist = \"exp\", mean = -1 }} }}\n"),
+        &[],
+    );
+    assert!(
+        e.contains("s.toml:5:45: points[0].params.service.mean"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_sim_metric_and_point() {
+    let e = bad("[scenario]\nid = \"bad\"\nsim = \"queu\"\n", &[]);
+    assert!(
+        e.contains("unknown simulation `queu`") && e.contains("did you mean `queue`?"),
+        "{e}"
+    );
+    let e = bad(
+        &format!(
+            "{HEAD}[[claims]]\nid = \"c\"\ntext = \"t\"\nmetric = \"wait_men\"\nexpect = {{ lt = 1 }}\n"
+        ),
+        &[],
+    );
+    assert!(
+        e.contains("claims[0].metric") && e.contains("did you mean `wait_mean`?"),
+        "{e}"
+    );
+    let e = bad(
+        &format!(
+            "{HEAD}[[claims]]\nid = \"c\"\ntext = \"t\"\nmetric = \"wait_mean\"\nwhere = {{ servers = 4 }}\nexpect = {{ lt = 1 }}\n"
+        ),
+        &[],
+    );
+    assert!(e.contains("claims[0].where: matches no point"), "{e}");
+}
+
+#[test]
+fn bad_set_keys_and_values() {
+    let e = bad(HEAD, &["--set", "arival_rate=1"]);
+    assert!(
+        e.contains("--set arival_rate=1") && e.contains("did you mean `arrival_rate`?"),
+        "{e}"
+    );
+    let e = bad(HEAD, &["--set", "servers=0"]);
+    assert!(
+        e.contains("--set servers=0") && e.contains("at least 1 server"),
+        "{e}"
+    );
+    let e = bad(HEAD, &["--set", "servers"]);
+    assert!(e.contains("expected key=value"), "{e}");
+    let e = bad(HEAD, &["--shard", "3/2"]);
+    assert!(e.contains("--shard 3/2"), "{e}");
+}
+
+#[test]
+fn missing_file_and_bad_flags() {
+    let t = tempdir();
+    let r = lab(t.path(), &["run", "nope.toml"]).expect_code(1);
+    assert!(
+        r.stderr.contains("nope.toml: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    lab(t.path(), &["run", "--no-such-flag", "x.toml"]).expect_code(1);
+    lab(t.path(), &["frobnicate"]).expect_code(1);
+    lab(t.path(), &["--help"]).expect_code(0);
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_at_once() {
+    let e = bad(
+        &format!(
+            "{HEAD}[[claims]]\nid = \"a\"\ntext = \"t\"\nmetric = \"nope\"\nexpect = {{ lt = 1 }}\n[[claims]]\nid = \"a\"\ntext = \"t\"\nmetric = \"p_wait\"\nexpect = {{ gt = 2, lt = 1 }}\n"
+        ),
+        &[],
+    );
+    assert_eq!(e.matches("error:").count(), 3, "{e}");
+}

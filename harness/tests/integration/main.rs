@@ -1,0 +1,11 @@
+//! One integration binary for the `lab` CLI, modules by topic. Every test runs the real binary
+//! in a temporary directory (see `util`).
+
+mod util;
+
+mod check;
+mod compare;
+mod determinism;
+mod errors;
+mod run;
+mod scenarios;

@@ -1,0 +1,154 @@
+//! `lab run` and `lab report`: outputs, verdicts, provenance, overrides, shards.
+
+use crate::util::*;
+
+#[test]
+fn run_writes_every_output_and_verdicts() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("mini.toml");
+    let r = lab(
+        t.path(),
+        &["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    )
+    .expect_code(0);
+    assert!(r.stdout.contains("mini (queue)"), "{}", r.stdout);
+    let dir = out.join("mini");
+    for f in [
+        "summary.json",
+        "scenario.toml",
+        "results.csv",
+        "results.parquet",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing: {:?}", entries(&dir));
+    }
+    let charts = entries(&dir.join("charts"));
+    assert!(
+        charts.iter().any(|c| c.ends_with(".png")) && charts.iter().any(|c| c.ends_with(".svg")),
+        "{charts:?}"
+    );
+
+    let s = summary(&dir);
+    assert_eq!(s["schema"], 1);
+    assert_eq!(s["scenario"]["id"], "mini");
+    assert_eq!(s["scenario"]["file_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(s["provenance"]["seed"], 7);
+    assert_eq!(s["provenance"]["replications"], 6);
+    let points = s["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    // Defaults are filled in: the params show every parameter the room used.
+    assert_eq!(points[1]["params"]["servers"], 1);
+    let w = &points[1]["metrics"]["wait_mean"];
+    assert_eq!(w["n"], 6);
+    assert_eq!(w["unit"], "s");
+    assert!(w["ci95"][0].as_f64().unwrap() < w["mean"].as_f64().unwrap());
+    // One claim at one point, one claim at both points.
+    let claims = s["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 3);
+    assert!(
+        claims.iter().all(|c| c["verdict"] == "holds"),
+        "{claims:#?}"
+    );
+
+    // CSV: header plus one row per (point, replication, metric).
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let metrics_per_rep = points[0]["metrics"].as_object().unwrap().len();
+    assert_eq!(csv.lines().count(), 1 + 2 * 6 * metrics_per_rep);
+
+    // HTML is self-contained and escapes the claim text.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains("data:image/png;base64,"));
+    // No temporary directories left behind.
+    assert_eq!(entries(&out), ["mini"]);
+}
+
+#[test]
+fn report_rerenders_from_results_alone() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("mini.toml");
+    lab(
+        t.path(),
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quick",
+        ],
+    )
+    .expect_code(0);
+    let md = out.join("mini/report.md");
+    std::fs::remove_file(&md).unwrap();
+    std::fs::remove_dir_all(out.join("mini/charts")).unwrap();
+    lab(t.path(), &["report", out.to_str().unwrap()]).expect_code(0);
+    assert!(md.is_file());
+    assert!(!entries(&out.join("mini/charts")).is_empty());
+}
+
+#[test]
+fn set_seed_replications_and_json_output() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("mini.toml");
+    let r = lab(
+        t.path(),
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "99",
+            "--replications",
+            "2",
+            "--set",
+            "customers=3000",
+            "--set",
+            "params.warmup=100",
+            "--json",
+        ],
+    )
+    .expect_code(0);
+    let line: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["scenario"], "mini");
+    let s = summary(&out.join("mini"));
+    assert_eq!(s["provenance"]["seed"], 99);
+    assert_eq!(s["provenance"]["replications"], 2);
+    assert_eq!(s["points"][0]["params"]["customers"], 3000);
+    assert_eq!(s["points"][0]["params"]["warmup"], 100);
+    assert_eq!(s["provenance"]["overrides"][0], "customers=3000");
+}
+
+#[test]
+fn shards_split_points_and_together_cover_them() {
+    let t = tempdir();
+    let f = fixture("mini.toml");
+    let mut seen = Vec::new();
+    for (i, shard) in ["1/2", "2/2"].iter().enumerate() {
+        let out = t.path().join(format!("s{i}"));
+        lab(
+            t.path(),
+            &[
+                "run",
+                f.to_str().unwrap(),
+                "--quick",
+                "--out",
+                out.to_str().unwrap(),
+                "--shard",
+                shard,
+            ],
+        )
+        .expect_code(0);
+        let s = summary(&out.join("mini"));
+        for p in s["points"].as_array().unwrap() {
+            seen.push(p["index"].as_u64().unwrap());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, [0, 1]);
+}
