@@ -37,6 +37,11 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
+    /// A/B test calculators: sample size and group-sequential boundaries.
+    Ab {
+        #[command(subcommand)]
+        command: AbCommand,
+    },
     /// Re-render report.md, report.html and charts from a run directory's results.
     Report {
         /// A run directory (or one scenario's directory inside it).
@@ -89,4 +94,39 @@ pub struct CompareArgs {
     /// Where to write compare.md and compare.html (default: B).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `lab ab ...`.
+#[derive(Debug, Subcommand)]
+pub enum AbCommand {
+    /// Users per arm to detect a relative lift (on a metric with a CV, or on a conversion rate).
+    SampleSize {
+        /// Coefficient of variation of the metric (SD / mean), e.g. 3 for revenue per user.
+        #[arg(long, required_unless_present = "baseline_rate")]
+        cv: Option<f64>,
+        /// Relative lift to detect, e.g. 0.10 for +10%.
+        #[arg(long, allow_negative_numbers = true)]
+        lift: f64,
+        /// Power, in (0, 1).
+        #[arg(long, default_value_t = 0.8)]
+        power: f64,
+        /// Two-sided significance level, in (0, 1).
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// Baseline conversion rate: size a test on conversion instead (Fleiss formula).
+        #[arg(long, conflicts_with = "cv")]
+        baseline_rate: Option<f64>,
+    },
+    /// Critical values of a group-sequential design with equally spaced looks.
+    Boundaries {
+        /// Number of looks (1 to 200).
+        #[arg(long)]
+        looks: u32,
+        /// obf, pocock, ld-obf (Lan-DeMets, per-side), peeking or fixed.
+        #[arg(long, default_value = "obf")]
+        design: String,
+        /// Two-sided significance level, in (0, 1).
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+    },
 }

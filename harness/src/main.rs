@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Check { paths } => cmd::check::run(&paths),
         Command::Run(args) => cmd::run::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
+        Command::Ab { command } => cmd::ab::run(&command),
         Command::Report { run_dir } => cmd::report::run(&run_dir),
     };
     match result {

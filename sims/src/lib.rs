@@ -7,6 +7,7 @@
 
 #![warn(unreachable_pub)]
 
+pub mod ab_testing;
 pub mod des;
 pub mod params;
 pub mod queue;

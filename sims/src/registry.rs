@@ -1,10 +1,11 @@
 //! Every room, in alphabetical order of name. The harness finds simulations only here.
 
+use crate::ab_testing::AbTesting;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
 
 /// All registered simulations, sorted by name.
-pub const SIMULATIONS: &[&dyn Simulation] = &[&Queue];
+pub const SIMULATIONS: &[&dyn Simulation] = &[&AbTesting, &Queue];
 
 /// The simulation called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Simulation> {

@@ -64,6 +64,8 @@ struct ClaimMark {
 }
 
 struct Prepared {
+    /// Where the legend goes: the corner that hides the least data.
+    corner: SeriesLabelPosition,
     title: String,
     x_label: String,
     y_label: String,
@@ -157,8 +159,10 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
             if pts.is_empty() {
                 continue;
             }
-            let name = match (sv, &spec.series) {
-                (Some(v), Some(k)) => format!("{m} ({k}={v})"),
+            // Short legend entries: the series value alone when there is one metric.
+            let name = match (sv, &spec.series, spec.y.len()) {
+                (Some(v), Some(k), 1) => format!("{k}={v}"),
+                (Some(v), Some(k), _) => format!("{m}, {k}={v}"),
                 _ => m.clone(),
             };
             lines.push(Line { name, pts });
@@ -193,18 +197,24 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         })
         .unwrap_or_default();
     let y_label = spec.y_label.clone().unwrap_or_else(|| {
-        let names = spec.y.join(", ");
+        // A long list of names does not fit along the axis; the legend names them anyway.
+        let names = if spec.y.len() > 1 && spec.y.join(", ").len() > 30 {
+            "value".to_string()
+        } else {
+            spec.y.join(", ")
+        };
         if unit.is_empty() {
             names
         } else {
             format!("{names} [{unit}]")
         }
-    });
+    }) + " (mean, 95% CI band)";
     let mut title = spec.title.clone();
     if (spec.log_x && !log_x) || (spec.log_y && !log_y) {
         title.push_str(" (linear axis: values ≤ 0)");
     }
-    Prepared {
+    let mut prepared = Prepared {
+        corner: SeriesLabelPosition::UpperLeft,
         title,
         x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
         y_label,
@@ -212,7 +222,65 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         log_y,
         lines,
         claims,
+    };
+    let (xr, yr) = ranges(&prepared);
+    prepared.corner = legend_corner(&prepared, xr, yr);
+    prepared
+}
+
+/// The corner whose legend box would cover the fewest plotted points (lines sampled along
+/// their segments, bands' edges and claim markers); upper left wins ties.
+fn legend_corner(d: &Prepared, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let norm = |v: f64, lo: f64, hi: f64, log: bool| {
+        if log {
+            (v.max(f64::MIN_POSITIVE).ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        }
+    };
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for l in &d.lines {
+        for w in l.pts.windows(2) {
+            for i in 0..=10 {
+                let t = i as f64 / 10.0;
+                for (a, b) in [(w[0].1, w[1].1), (w[0].2, w[1].2), (w[0].3, w[1].3)] {
+                    pts.push((w[0].0 + t * (w[1].0 - w[0].0), a + t * (b - a)));
+                }
+            }
+        }
+        if l.pts.len() == 1 {
+            pts.push((l.pts[0].0, l.pts[0].1));
+        }
     }
+    for c in &d.claims {
+        let y = match c.mark {
+            Mark::Approx { v, .. } | Mark::Below(v) | Mark::Above(v) => v,
+            Mark::Range { lo, hi } => (lo + hi) / 2.0,
+        };
+        for _ in 0..5 {
+            pts.push((c.x, y));
+        }
+    }
+    // The legend box spans about the left or right 55% and the top or bottom 30%.
+    let count = |left: bool, top: bool| {
+        pts.iter()
+            .filter(|(x, y)| {
+                let nx = norm(*x, x0, x1, d.log_x);
+                let ny = norm(*y, y0, y1, d.log_y);
+                (if left { nx < 0.55 } else { nx > 0.45 }) && (if top { ny > 0.7 } else { ny < 0.3 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, count(true, true)),
+        (SeriesLabelPosition::UpperRight, count(false, true)),
+        (SeriesLabelPosition::LowerRight, count(false, false)),
+        (SeriesLabelPosition::LowerLeft, count(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map(|(p, _)| p)
+    .unwrap_or(SeriesLabelPosition::UpperLeft)
 }
 
 fn mark_for(e: &Expected, ty: &dyn Fn(f64) -> f64) -> Mark {
@@ -323,7 +391,7 @@ where
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
     let mut chart = ChartBuilder::on(root)
-        .caption(&d.title, ("sans-serif", 28))
+        .caption(&d.title, ("sans-serif", 26))
         .margin(18)
         .x_label_area_size(64)
         .y_label_area_size(96)
@@ -366,7 +434,7 @@ where
                 LineSeries::new(l.pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)).point_size(4),
             )
             .map_err(e)?
-            .label(format!("{} (mean, 95% CI band)", l.name))
+            .label(l.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
     }
 
@@ -447,8 +515,8 @@ where
 
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
+        .position(d.corner.clone())
+        .background_style(WHITE)
         .border_style(RGBColor(160, 160, 160))
         .label_font(("sans-serif", 16))
         .margin(10)

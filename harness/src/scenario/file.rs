@@ -72,6 +72,9 @@ pub struct PointSpec {
     pub name: Option<String>,
     #[serde(default)]
     pub params: toml::Table,
+    /// A cartesian grid within this point only (after the global `[sweep]`).
+    #[serde(default)]
+    pub sweep: toml::Table,
 }
 
 /// One `[[claims]]` entry.

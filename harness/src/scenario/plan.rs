@@ -75,12 +75,12 @@ impl Override {
 pub struct PlannedPoint {
     pub index: usize,
     pub label: Option<String>,
+    /// The `[[points]]` name it came from (claims select it with `point = "name"`).
+    pub name: Option<String>,
     /// Every parameter, defaults filled in by the room.
     pub params: toml::Table,
     /// The `[[points]]` entry it came from.
     spec: Option<usize>,
-    /// The sweep keys that set values here.
-    sweep_keys: Vec<String>,
 }
 
 /// A claim with the points it applies to.
@@ -337,11 +337,22 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
     if opts.replications == Some(0) {
         pr.push(Diagnostic::new("--replications 0: expected at least 1"));
     }
-    for (k, v) in &sf.sweep {
+    let point_sweeps = sf.points.iter().enumerate().flat_map(|(i, p)| {
+        p.sweep
+            .iter()
+            .map(move |(k, v)| (vec![key("points"), Seg::Index(i), key("sweep"), key(k)], k, v))
+    });
+    let sweeps: Vec<_> = sf
+        .sweep
+        .iter()
+        .map(|(k, v)| (vec![key("sweep"), key(k)], k, v))
+        .chain(point_sweeps)
+        .collect();
+    for (path, k, v) in sweeps {
         match v.as_array() {
             Some(a) if !a.is_empty() => {}
             _ => pr.at(
-                &[key("sweep"), key(k)],
+                &path,
                 false,
                 "a sweep axis must be a non-empty list of values",
                 Some(format!("e.g. \"{k}\" = [1, 2, 4]")),
@@ -376,30 +387,48 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
     } else {
         (0..sf.points.len()).map(Some).collect()
     };
-    let axes: Vec<(&String, &Vec<toml::Value>)> = sf
+    let global_axes: Vec<(Option<usize>, &String, &Vec<toml::Value>)> = sf
         .sweep
         .iter()
-        .filter_map(|(k, v)| v.as_array().map(|a| (k, a)))
+        .filter_map(|(k, v)| v.as_array().map(|a| (None, k, a)))
         .collect();
-    let combos = cartesian(&axes.iter().map(|(_, a)| a.len()).collect::<Vec<_>>());
     let mut points = Vec::new();
     let mut reported = BTreeSet::new();
     for spec in &specs {
+        let mut axes = global_axes.clone();
+        if let Some(i) = spec {
+            axes.extend(
+                sf.points[*i]
+                    .sweep
+                    .iter()
+                    .filter_map(|(k, v)| v.as_array().map(|a| (Some(*i), k, a))),
+            );
+        }
+        let combos = cartesian(&axes.iter().map(|(_, _, a)| a.len()).collect::<Vec<_>>());
         for combo in &combos {
             let mut params = sf.params.clone();
-            let mut label = None;
+            let mut name = None;
             if let Some(i) = spec {
                 let ps = &sf.points[*i];
-                label = ps.name.clone();
+                name = ps.name.clone();
                 for (k, v) in &ps.params {
                     set_path(&mut params, k, v.clone());
                 }
             }
             let mut sweep_keys = Vec::new();
-            for ((k, values), &j) in axes.iter().zip(combo) {
+            let mut swept = Vec::new();
+            for ((origin, k, values), &j) in axes.iter().zip(combo) {
                 set_path(&mut params, k, values[j].clone());
-                sweep_keys.push((*k).clone());
+                sweep_keys.push((*origin, (*k).clone()));
+                swept.push(format!("{k}={}", short(&values[j])));
             }
+            let label = name.as_ref().map(|n| {
+                if swept.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{n} ({})", swept.join(", "))
+                }
+            });
             if opts.quick {
                 for (k, v) in &sf.quick.params {
                     set_path(&mut params, k, v.clone());
@@ -413,9 +442,9 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
                 Ok(full) => points.push(PlannedPoint {
                     index,
                     label,
+                    name,
                     params: full,
                     spec: *spec,
-                    sweep_keys,
                 }),
                 Err(e) => {
                     let d =
@@ -490,7 +519,7 @@ fn locate_params_error(
     doc: Option<&Document<String>>,
     sf: &ScenarioFile,
     spec: Option<usize>,
-    sweep_keys: &[String],
+    sweep_keys: &[(Option<usize>, String)],
     opts: &LoadOptions,
 ) -> Diagnostic {
     let field = parse_field_path(e.path());
@@ -530,8 +559,11 @@ fn locate_params_error(
         .then(|| from_dotted_source(vec![key("quick"), key("params")], &sf.quick.params))
         .flatten()
         .or_else(|| {
-            sweep_keys.iter().rev().find_map(|k| {
-                overlaps(&parse_dotted(k), &field).then(|| vec![key("sweep"), Seg::Key(k.clone())])
+            sweep_keys.iter().rev().find_map(|(origin, k)| {
+                overlaps(&parse_dotted(k), &field).then(|| match origin {
+                    None => vec![key("sweep"), Seg::Key(k.clone())],
+                    Some(i) => vec![key("points"), Seg::Index(*i), key("sweep"), Seg::Key(k.clone())],
+                })
             })
         })
         .or_else(|| {
@@ -683,8 +715,9 @@ fn match_points(
         let mut p = at.to_vec();
         p.push(Seg::Key(k.clone()));
         if k == "point" {
-            if !points.iter().any(|pt| pt.label.as_deref() == v.as_str()) {
-                let names: Vec<_> = points.iter().filter_map(|p| p.label.clone()).collect();
+            if !points.iter().any(|pt| pt.name.as_deref() == v.as_str()) {
+                let mut names: Vec<_> = points.iter().filter_map(|p| p.name.clone()).collect();
+                names.dedup();
                 pr.at(
                     &p,
                     false,
@@ -734,7 +767,7 @@ fn match_points(
 fn point_matches(filter: &toml::Table, pt: &PlannedPoint) -> bool {
     filter.iter().all(|(k, v)| {
         if k == "point" {
-            pt.label.as_deref() == v.as_str()
+            pt.name.as_deref() == v.as_str()
         } else {
             get_path(&pt.params, k).is_some_and(|x| values_equal(x, v))
         }
@@ -811,8 +844,8 @@ impl PlannedPoint {
         }
     }
 
-    /// Which `[[points]]` entry and sweep keys produced this point (for diagnostics).
-    pub fn origin(&self) -> (Option<usize>, &[String]) {
-        (self.spec, &self.sweep_keys)
+    /// Which `[[points]]` entry produced this point.
+    pub fn spec(&self) -> Option<usize> {
+        self.spec
     }
 }
