@@ -79,7 +79,11 @@ impl Diagnostic {
             if let (Some(span), Some(src)) = (&self.span, source) {
                 let (line, col, text) = line_col(src, span.start);
                 out.push_str(&format!(":{line}:{col}"));
-                let width = span.end.saturating_sub(span.start).max(1);
+                let end = span.end.min(src.len());
+                let width = src
+                    .get(span.start.min(end)..end)
+                    .map_or(1, |t| t.chars().take_while(|c| *c != '\n').count())
+                    .max(1);
                 let width = width.min(text.chars().count().saturating_sub(col - 1).max(1));
                 let gutter = line.to_string().len();
                 snippet = format!(

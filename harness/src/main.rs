@@ -22,7 +22,24 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result: Result<u8, LabError> = match cli.command {
+    // A panic is a bug: report it as an internal error (exit 2), never as Rust's 101.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command)));
+    let result = outcome.unwrap_or_else(|_| {
+        Err(LabError::internal(
+            "the lab panicked (a bug: please report it with the command and scenario)",
+        ))
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<u8, LabError> {
+    match command {
         Command::List { json } => cmd::list::run(json),
         Command::Hw { json } => cmd::hw::run(json),
         Command::Check { paths } => cmd::check::run(&paths),
@@ -30,12 +47,5 @@ fn main() -> ExitCode {
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Ab { command } => cmd::ab::run(&command),
         Command::Report { run_dir } => cmd::report::run(&run_dir),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(e.exit_code())
-        }
     }
 }

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use sims::des::RngStreams;
-use sims::simulation::{Outcome, RunContext};
+use sims::simulation::{Outcome, RunContext, RunError};
 
 use crate::error::LabError;
 use crate::scenario::ScenarioPlan;
@@ -101,10 +101,14 @@ pub fn run_units(
                 .sim
                 .run(&plan.points[point].params, &ctx)
                 .map_err(|e| {
-                    LabError::internal(format!(
+                    let msg = format!(
                         "{}: point {point}, replication {replication}: {e}",
-                        plan.id
-                    ))
+                        plan.file.display()
+                    );
+                    match e {
+                        RunError::Infeasible(_) | RunError::Params(_) => LabError::bad(msg),
+                        _ => LabError::internal(msg),
+                    }
                 })?;
             if let Some((name, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite()) {
                 return Err(LabError::internal(format!(

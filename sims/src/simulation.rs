@@ -74,6 +74,10 @@ pub enum RunError {
     /// The parameters are invalid (normally caught earlier by `check`).
     #[error(transparent)]
     Params(#[from] ParamsError),
+    /// The parameters describe a system the model cannot finish (say, an overloaded queue
+    /// that never serves its measured customers): the user's input, not a bug.
+    #[error("{0}")]
+    Infeasible(String),
     /// The model hit a state it cannot continue from.
     #[error("model error: {0}")]
     Model(String),

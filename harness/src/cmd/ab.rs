@@ -12,7 +12,9 @@ fn open_unit(name: &str, v: f64) -> Result<(), LabError> {
     if v > 0.0 && v < 1.0 {
         Ok(())
     } else {
-        Err(LabError::bad(format!("--{name} {v}: expected a value strictly between 0 and 1")))
+        Err(LabError::bad(format!(
+            "--{name} {v}: expected a value strictly between 0 and 1"
+        )))
     }
 }
 
@@ -58,26 +60,50 @@ pub fn run(cmd: &AbCommand) -> Result<u8, LabError> {
                 let n = n_per_arm_proportions(*p1, p2, *alpha, *power);
                 outln!("n per arm: {} (conversion {p1} -> {p2:.6})", thousands(n));
                 outln!("formula:   Fleiss, pooled variance under H0, no continuity correction:");
-                outln!("           n = [z(1-a/2) sqrt(2 pbar qbar) + z(power) sqrt(p1 q1 + p2 q2)]^2 / (p2 - p1)^2");
-                outln!("           z(1-a/2) = {za:.4}, z(power) = {zb:.4}, pbar = {:.6}", (p1 + p2) / 2.0);
+                outln!(
+                    "           n = [z(1-a/2) sqrt(2 pbar qbar) + z(power) sqrt(p1 q1 + p2 q2)]^2 / (p2 - p1)^2"
+                );
+                outln!(
+                    "           z(1-a/2) = {za:.4}, z(power) = {zb:.4}, pbar = {:.6}",
+                    (p1 + p2) / 2.0
+                );
             } else {
                 let cv = cv.expect("clap requires --cv without --baseline-rate");
                 if !(cv.is_finite() && cv > 0.0) {
-                    return Err(LabError::bad(format!("--cv {cv}: expected a coefficient of variation > 0")));
+                    return Err(LabError::bad(format!(
+                        "--cv {cv}: expected a coefficient of variation > 0"
+                    )));
                 }
                 let n_t = n_per_arm_t(cv, *lift, *alpha, *power);
                 let n_z = n_per_arm_mean(cv, *lift, *alpha, *power);
-                outln!("n per arm: {} (two-sample t-test, equal SDs)", thousands(n_t));
-                outln!("formula:   n = 2 (z(1-a/2) + z(power))^2 CV^2 / lift^2 = {} (normal approximation);", thousands(n_z));
-                outln!("           t quantiles at df = 2n - 2, iterated, give {}", thousands(n_t));
-                outln!("           z(1-a/2) = {za:.4}, z(power) = {zb:.4}, CV = {cv}, lift = {lift}");
+                outln!(
+                    "n per arm: {} (two-sample t-test, equal SDs)",
+                    thousands(n_t)
+                );
+                outln!(
+                    "formula:   n = 2 (z(1-a/2) + z(power))^2 CV^2 / lift^2 = {} (normal approximation);",
+                    thousands(n_z)
+                );
+                outln!(
+                    "           t quantiles at df = 2n - 2, iterated, give {}",
+                    thousands(n_t)
+                );
+                outln!(
+                    "           z(1-a/2) = {za:.4}, z(power) = {zb:.4}, CV = {cv}, lift = {lift}"
+                );
             }
             Ok(exit_code::OK)
         }
-        AbCommand::Boundaries { looks, design, alpha } => {
+        AbCommand::Boundaries {
+            looks,
+            design,
+            alpha,
+        } => {
             open_unit("alpha", *alpha)?;
             if *looks == 0 || *looks > 200 {
-                return Err(LabError::bad(format!("--looks {looks}: expected 1 to 200 looks")));
+                return Err(LabError::bad(format!(
+                    "--looks {looks}: expected 1 to 200 looks"
+                )));
             }
             let d = match design.as_str() {
                 "obf" => Design::Obf,
@@ -95,9 +121,18 @@ pub fn run(cmd: &AbCommand) -> Result<u8, LabError> {
             let cross = crossing_probs(&b);
             outln!("design {design}, {looks} equally spaced looks, two-sided alpha {alpha}");
             if d == Design::LdObf {
-                outln!("spending: Lan-DeMets O'Brien-Fleming type, per-side convention: alpha(t) = 2 [2 - 2 Phi(z(1-a/4) / sqrt t)]");
+                outln!(
+                    "spending: Lan-DeMets O'Brien-Fleming type, per-side convention: alpha(t) = 2 [2 - 2 Phi(z(1-a/4) / sqrt t)]"
+                );
             }
-            outln!("{:>5} {:>12} {:>10} {:>14} {:>17}", "look", "information", "|z| bound", "nominal p", "cumulative alpha");
+            outln!(
+                "{:>5} {:>12} {:>10} {:>14} {:>17}",
+                "look",
+                "information",
+                "|z| bound",
+                "nominal p",
+                "cumulative alpha"
+            );
             let mut cum = 0.0;
             for (i, (bound, c)) in b.iter().zip(&cross).enumerate() {
                 cum += c;
@@ -112,7 +147,14 @@ pub fn run(cmd: &AbCommand) -> Result<u8, LabError> {
                         cum
                     );
                 } else {
-                    outln!("{:>5} {:>12.3} {:>10} {:>14} {:>17.6}", i + 1, t, "-", "-", cum);
+                    outln!(
+                        "{:>5} {:>12.3} {:>10} {:>14} {:>17.6}",
+                        i + 1,
+                        t,
+                        "-",
+                        "-",
+                        cum
+                    );
                 }
             }
             Ok(exit_code::OK)

@@ -8,6 +8,14 @@ use crate::scenario::{LoadOptions, load_all};
 /// Validates every file; all problems in all files are reported together.
 pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
     let plans = load_all(paths, &LoadOptions::default())?;
+    // `--quick` applies [quick]; a mistake there must not wait for the first quick run.
+    load_all(
+        paths,
+        &LoadOptions {
+            quick: true,
+            ..LoadOptions::default()
+        },
+    )?;
     for p in &plans {
         crate::outln!(
             "ok  {}  ({}, sim {}: {} points x {} replications, {} claims, {} charts)",

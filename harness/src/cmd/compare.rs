@@ -26,6 +26,8 @@ const ALPHA: f64 = 0.05;
 /// The call for one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Call {
+    /// Fewer than two replications on a side: no variance, no test.
+    NotTestable,
     Regressed,
     Improved,
     Increased,
@@ -43,6 +45,7 @@ impl Call {
             Call::Decreased => "decreased",
             Call::WithinNoise => "within noise",
             Call::NoChange => "no change",
+            Call::NotTestable => "not testable (n < 2)",
         }
     }
 }
@@ -110,6 +113,19 @@ pub fn call(
     threshold: f64,
     better: Better,
 ) -> (Call, f64, (f64, f64), f64) {
+    if a.n < 2 || b.n < 2 {
+        let base = [a.mean.abs(), b.mean.abs()]
+            .into_iter()
+            .find(|x| *x > 0.0)
+            .unwrap_or(1.0);
+        let rel = (b.mean - a.mean) / base;
+        let c = if a.mean == b.mean {
+            Call::NoChange
+        } else {
+            Call::NotTestable
+        };
+        return (c, rel, (rel, rel), f64::NAN);
+    }
     let (p, diff, half) = welch(a, b);
     let base = [a.mean.abs(), b.mean.abs()]
         .into_iter()
@@ -307,7 +323,7 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
         for r in rows {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} [{}, {}] | {:.3} | {} |",
+                "| {} | {} | {} | {} | {} | {} [{}, {}] | {} | {} |",
                 r.scenario,
                 r.point_label.replace('|', "\\|"),
                 r.metric,

@@ -44,6 +44,12 @@ pub fn scenario_dirs(dir: &Path) -> Result<Vec<PathBuf>, LabError> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| LabError::bad(format!("{}: cannot read: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        // Hidden entries are `lab run`'s work in progress (`.<id>.partial-<pid>`), never results.
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
         .filter(|p| p.join("summary.json").is_file())
         .collect();
     out.sort();

@@ -45,6 +45,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
             ))
         }
     };
+    let created_root = !out_root.exists();
     std::fs::create_dir_all(&out_root).map_err(|e| {
         LabError::bad(format!(
             "{}: cannot create output directory: {e}",
@@ -57,18 +58,38 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .map(|p| runner::units(p, shard).len() as u64)
         .sum();
     let pb = runner::progress(total, "running");
+    let printed = run_plans(&plans, &out_root, shard, &commit, dirty, &pb).inspect_err(|_| {
+        // Nothing of this run is worth keeping in a directory it made itself.
+        if created_root && out_root.read_dir().is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&out_root);
+        }
+    })?;
+    pb.finish_and_clear();
+    print_results(args.json, &printed, &out_root);
+    Ok(exit_code::OK)
+}
+
+/// Runs every plan and writes its directory; returns each summary with its directory.
+fn run_plans(
+    plans: &[ScenarioPlan],
+    out_root: &Path,
+    shard: Option<Shard>,
+    commit: &str,
+    dirty: bool,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<(Summary, PathBuf)>, LabError> {
     let host = provenance::host();
     let mut printed = Vec::new();
-    for plan in &plans {
+    for plan in plans {
         pb.set_prefix(plan.id.clone());
         let started = Instant::now();
         let started_at = provenance::rfc3339(provenance::unix_now());
         let units = runner::units(plan, shard);
-        let results = runner::run_units(plan, &units, &pb)?;
+        let results = runner::run_units(plan, &units, pb)?;
         let (summary, rows) = summarise(plan, &results, shard);
         let mut summary = summary;
         summary.provenance = Provenance {
-            git_commit: commit.clone(),
+            git_commit: commit.to_string(),
             git_dirty: dirty,
             lab_version: env!("CARGO_PKG_VERSION").to_string(),
             seed: plan.seed,
@@ -79,13 +100,15 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
             quick: plan.quick,
             overrides: plan.overrides.clone(),
         };
-        let dir = write_scenario_dir(&out_root, plan, &summary, &rows)?;
+        let dir = write_scenario_dir(out_root, plan, &summary, &rows)?;
         printed.push((summary, dir));
     }
-    pb.finish_and_clear();
+    Ok(printed)
+}
 
-    if args.json {
-        for (s, dir) in &printed {
+fn print_results(json: bool, printed: &[(Summary, PathBuf)], out_root: &Path) {
+    if json {
+        for (s, dir) in printed {
             let t = analysis::tally(&s.claims);
             let line = serde_json::json!({
                 "scenario": s.scenario.id,
@@ -98,12 +121,11 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
             crate::outln!("{line}");
         }
     } else {
-        for (s, dir) in &printed {
+        for (s, dir) in printed {
             print_verdicts(s, dir);
         }
         crate::outln!("results in {}", out_root.display());
     }
-    Ok(exit_code::OK)
 }
 
 /// Builds the summary (provenance left for the caller) and the per-replication rows.
@@ -205,14 +227,24 @@ fn write_scenario_dir(
     let final_dir = root.join(&plan.id);
     let tmp = root.join(format!(".{}.partial-{}", plan.id, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    // Leftovers of runs that were killed before they could clean up.
+    if let Ok(rd) = std::fs::read_dir(root) {
+        let prefix = format!(".{}.partial-", plan.id);
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let write = || -> Result<(), LabError> {
         std::fs::create_dir_all(&tmp)?;
-        let json = serde_json::to_string_pretty(summary)
-            .map_err(|e| LabError::internal(format!("serialising summary: {e}")))?;
-        std::fs::write(tmp.join("summary.json"), json + "\n")?;
         std::fs::write(tmp.join("scenario.toml"), &plan.source)?;
         crate::output::write_all(&tmp, summary, rows)
             .map_err(|e| LabError::internal(e.to_string()))?;
+        // summary.json last: its presence marks a complete directory.
+        let json = serde_json::to_string_pretty(summary)
+            .map_err(|e| LabError::internal(format!("serialising summary: {e}")))?;
+        std::fs::write(tmp.join("summary.json"), json + "\n")?;
         if final_dir.exists() {
             std::fs::remove_dir_all(&final_dir)?;
         }

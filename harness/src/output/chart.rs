@@ -224,6 +224,22 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         claims,
     };
     let (xr, yr) = ranges(&prepared);
+    // Markers far outside the axes would overflow pixel coordinates; pin them just outside.
+    let (ylo, yhi) = yr;
+    let pin = |v: &mut f64| {
+        *v = if log_y {
+            v.clamp(ylo / 10.0, yhi * 10.0)
+        } else {
+            v.clamp(ylo - (yhi - ylo), yhi + (yhi - ylo))
+        }
+    };
+    for c in &mut prepared.claims {
+        match &mut c.mark {
+            Mark::Approx { v, lo, hi } => [v, lo, hi].into_iter().for_each(pin),
+            Mark::Range { lo, hi } => [lo, hi].into_iter().for_each(pin),
+            Mark::Below(v) | Mark::Above(v) => pin(v),
+        }
+    }
     prepared.corner = legend_corner(&prepared, xr, yr);
     prepared
 }
@@ -267,7 +283,8 @@ fn legend_corner(d: &Prepared, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> Se
             .filter(|(x, y)| {
                 let nx = norm(*x, x0, x1, d.log_x);
                 let ny = norm(*y, y0, y1, d.log_y);
-                (if left { nx < 0.55 } else { nx > 0.45 }) && (if top { ny > 0.7 } else { ny < 0.3 })
+                (if left { nx < 0.55 } else { nx > 0.45 })
+                    && (if top { ny > 0.7 } else { ny < 0.3 })
             })
             .count()
     };
@@ -313,13 +330,29 @@ fn ranges(d: &Prepared) -> ((f64, f64), (f64, f64)) {
             ys.extend([p.1, p.2, p.3]);
         }
     }
+    // Claims widen the range, but only up to a few data spans away: an absurd claimed value
+    // (1e308) must not squash the data into a line or overflow the axis.
+    let finite = |v: &[f64]| {
+        let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        let lo = f.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let (dlo, dhi) = finite(&ys);
+    let reach = if dlo.is_finite() {
+        (dhi - dlo).abs().max(dhi.abs()).max(1e-12) * 5.0
+    } else {
+        f64::INFINITY
+    };
+    let near = |v: f64| v.is_finite() && (!dlo.is_finite() || (v > dlo - reach && v < dhi + reach));
     for c in &d.claims {
         xs.push(c.x);
-        match c.mark {
-            Mark::Approx { v, lo, hi } => ys.extend([v, lo, hi]),
-            Mark::Range { lo, hi } => ys.extend([lo, hi]),
-            Mark::Below(v) | Mark::Above(v) => ys.push(v),
-        }
+        let vals: Vec<f64> = match c.mark {
+            Mark::Approx { v, lo, hi } => vec![v, lo, hi],
+            Mark::Range { lo, hi } => vec![lo, hi],
+            Mark::Below(v) | Mark::Above(v) => vec![v],
+        };
+        ys.extend(vals.into_iter().filter(|v| near(*v)));
     }
     let span = |v: &[f64], log: bool| {
         let v: Vec<f64> = v
@@ -349,7 +382,12 @@ fn ranges(d: &Prepared) -> ((f64, f64), (f64, f64)) {
         } else {
             0.5
         };
-        (lo - pad, hi + pad)
+        let (lo, hi) = (lo - pad, hi + pad);
+        if lo.is_finite() && hi.is_finite() && hi > lo {
+            (lo, hi)
+        } else {
+            (-1.0, 1.0)
+        }
     };
     (span(&xs, d.log_x), span(&ys, d.log_y))
 }

@@ -206,3 +206,21 @@ fn reports_put_verdicts_first_and_escape_text() {
     assert!(html.contains("<td class=\"holds\">holds</td>"));
     assert!(html.contains("data:image/png;base64,"));
 }
+
+#[test]
+fn absurd_claimed_values_do_not_break_the_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = mm1_summary();
+    s.claims[0].expected = Expected {
+        lt: Some(1.7e308),
+        ..Default::default()
+    };
+    s.claims[1].expected = Expected {
+        between: Some([-1e308, 1e308]),
+        ..Default::default()
+    };
+    s.charts[0].log_y = false;
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    render_chart(&s.charts[0], &s, &png, &svg).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+}

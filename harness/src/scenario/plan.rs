@@ -338,9 +338,13 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         pr.push(Diagnostic::new("--replications 0: expected at least 1"));
     }
     let point_sweeps = sf.points.iter().enumerate().flat_map(|(i, p)| {
-        p.sweep
-            .iter()
-            .map(move |(k, v)| (vec![key("points"), Seg::Index(i), key("sweep"), key(k)], k, v))
+        p.sweep.iter().map(move |(k, v)| {
+            (
+                vec![key("points"), Seg::Index(i), key("sweep"), key(k)],
+                k,
+                v,
+            )
+        })
     });
     let sweeps: Vec<_> = sf
         .sweep
@@ -562,7 +566,12 @@ fn locate_params_error(
             sweep_keys.iter().rev().find_map(|(origin, k)| {
                 overlaps(&parse_dotted(k), &field).then(|| match origin {
                     None => vec![key("sweep"), Seg::Key(k.clone())],
-                    Some(i) => vec![key("points"), Seg::Index(*i), key("sweep"), Seg::Key(k.clone())],
+                    Some(i) => vec![
+                        key("points"),
+                        Seg::Index(*i),
+                        key("sweep"),
+                        Seg::Key(k.clone()),
+                    ],
                 })
             })
         })
@@ -673,6 +682,19 @@ fn check_expected(e: &Expected) -> Result<(), (Option<&'static str>, String)> {
     if e.approx.is_none() && (e.rel_tol.is_some() || e.abs_tol.is_some()) {
         return Err((None, "rel_tol and abs_tol go with approx".into()));
     }
+    for (name, v) in [("approx", e.approx), ("lt", e.lt), ("gt", e.gt)] {
+        if v.is_some_and(|v| !v.is_finite()) {
+            return Err((
+                Some(name),
+                format!("{} is not a finite number", v.unwrap_or_default()),
+            ));
+        }
+    }
+    if e.between
+        .is_some_and(|[a, b]| !a.is_finite() || !b.is_finite())
+    {
+        return Err((Some("between"), "the range must have finite ends".into()));
+    }
     for (name, v) in [("rel_tol", e.rel_tol), ("abs_tol", e.abs_tol)] {
         if let Some(v) = v {
             if !(v.is_finite() && v >= 0.0) {
@@ -715,6 +737,16 @@ fn match_points(
         let mut p = at.to_vec();
         p.push(Seg::Key(k.clone()));
         if k == "point" {
+            if !v.is_str() {
+                pr.at(
+                    &p,
+                    false,
+                    format!("`point` must be a point name (a string), not {v}"),
+                    None,
+                );
+                ok = false;
+                continue;
+            }
             if !points.iter().any(|pt| pt.name.as_deref() == v.as_str()) {
                 let mut names: Vec<_> = points.iter().filter_map(|p| p.name.clone()).collect();
                 names.dedup();
@@ -808,6 +840,13 @@ fn check_charts(
                     format!("`{}` does not emit metric `{m}`", sim.name()),
                     help,
                 );
+            }
+        }
+        for k in c.filter.keys() {
+            if !points.iter().any(|pt| get_path(&pt.params, k).is_some()) {
+                let mut p = here("where");
+                p.push(Seg::Key(k.clone()));
+                pr.at(&p, true, format!("no parameter `{k}`"), None);
             }
         }
         if let Some(s) = &c.series {

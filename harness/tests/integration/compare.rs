@@ -72,3 +72,21 @@ fn compare_rejects_a_directory_without_results() {
     .expect_code(1);
     assert!(r.stderr.contains("no summary.json"), "{}", r.stderr);
 }
+
+#[test]
+fn single_replication_runs_are_not_testable_not_regressions() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &["--seed", "1", "--replications", "1"]);
+    let b = run(t.path(), "b", &["--seed", "2", "--replications", "1"]);
+    let r = lab(
+        t.path(),
+        &[
+            "compare",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--fail-on-regression",
+        ],
+    )
+    .expect_code(0);
+    assert!(r.stdout.contains("not testable"), "{}", r.stdout);
+}

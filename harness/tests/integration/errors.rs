@@ -150,3 +150,70 @@ fn every_problem_in_a_file_is_reported_at_once() {
     );
     assert_eq!(e.matches("error:").count(), 3, "{e}");
 }
+
+#[test]
+fn filters_and_expectations_are_checked() {
+    let claim = |extra: &str| {
+        format!("{HEAD}[[claims]]\nid = \"c\"\ntext = \"t\"\nmetric = \"wait_mean\"\n{extra}\n")
+    };
+    let e = bad(&claim("where = { point = 1 }\nexpect = { lt = 1 }"), &[]);
+    assert!(e.contains("`point` must be a point name"), "{e}");
+    let e = bad(&claim("expect = { approx = nan, rel_tol = 0.1 }"), &[]);
+    assert!(
+        e.contains("claims[0].expect.approx") && e.contains("not a finite number"),
+        "{e}"
+    );
+    let e = bad(&claim("expect = { between = [0, inf] }"), &[]);
+    assert!(e.contains("finite ends"), "{e}");
+    let e = bad(
+        &format!(
+            "{HEAD}[[charts]]\ntitle = \"t\"\nx = \"arrival_rate\"\ny = [\"wait_mean\"]\nwhere = {{ nosuch = 3 }}\n"
+        ),
+        &[],
+    );
+    assert!(
+        e.contains("charts[0].where.nosuch: no parameter `nosuch`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn check_also_validates_the_quick_section() {
+    let t = tempdir();
+    let f = write(
+        t.path(),
+        "s.toml",
+        &format!("{HEAD}[quick]\nparams = {{ custmers = 5 }}\n"),
+    );
+    let r = lab(t.path(), &["check", &f]).expect_code(1);
+    assert!(
+        r.stderr.contains("quick.params.custmers")
+            && r.stderr.contains("did you mean `customers`?"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn overloaded_systems_and_absurd_sizes_are_refused_not_crashed() {
+    let e = bad(&format!("{HEAD}[params]\nservers = 4000000000\n"), &[]);
+    assert!(
+        e.contains("params.servers") && e.contains("at most 1,000,000"),
+        "{e}"
+    );
+    let e = bad(&format!("{HEAD}[params]\narrival_rate = 1e300\n"), &[]);
+    assert!(e.contains("at most 1e9 per second"), "{e}");
+    let e = bad(
+        &format!("{HEAD}[params]\nservice = {{ dist = \"lognormal\", mean = 1.0, cv = 1e200 }}\n"),
+        &[],
+    );
+    assert!(e.contains("params.service.cv"), "{e}");
+    // Class 0 alone saturates the server: class 1 would never be served.
+    let e = bad(
+        &format!(
+            "{HEAD}[params]\narrival_rate = 2.5\nclasses = [0.5, 0.5]\ncustomers = 2000\nwarmup = 0\n"
+        ),
+        &[],
+    );
+    assert!(e.contains("overloaded"), "{e}");
+}

@@ -71,7 +71,11 @@ impl Recursion {
     fn s_bound(&self, b: f64) -> f64 {
         let k = (self.looks + 1) as f64;
         let big = FAR * k.sqrt();
-        if b.is_finite() { (b * k.sqrt()).min(big) } else { big }
+        if b.is_finite() {
+            (b * k.sqrt()).min(big)
+        } else {
+            big
+        }
     }
 
     /// Probability of crossing z-bound `b` at the next look without having stopped before.
@@ -240,7 +244,14 @@ mod tests {
     #[test]
     fn peeking_inflation_matches_the_published_table() {
         let z = z_quantile(0.975);
-        for (k, exact) in [(1, 0.05), (2, 0.08312), (3, 0.10726), (5, 0.14169), (10, 0.19336), (20, 0.24791)] {
+        for (k, exact) in [
+            (1, 0.05),
+            (2, 0.08312),
+            (3, 0.10726),
+            (5, 0.14169),
+            (10, 0.19336),
+            (20, 0.24791),
+        ] {
             let a = total_alpha(&vec![z; k]);
             assert!((a - exact).abs() < 2e-4, "K={k}: {a} vs {exact}");
         }
@@ -248,11 +259,20 @@ mod tests {
 
     #[test]
     fn pocock_and_obf_constants() {
-        for (k, cp, cb) in [(2, 2.178, 1.977), (3, 2.289, 2.004), (4, 2.361, 2.024), (5, 2.413, 2.040)] {
+        for (k, cp, cb) in [
+            (2, 2.178, 1.977),
+            (3, 2.289, 2.004),
+            (4, 2.361, 2.024),
+            (5, 2.413, 2.040),
+        ] {
             let p = boundaries(Design::Pocock, k, 0.05);
             assert!((p[0] - cp).abs() < TOL, "Pocock K={k}: {}", p[0]);
             let o = boundaries(Design::Obf, k, 0.05);
-            assert!((o[k as usize - 1] - cb).abs() < TOL, "OBF K={k}: {}", o[k as usize - 1]);
+            assert!(
+                (o[k as usize - 1] - cb).abs() < TOL,
+                "OBF K={k}: {}",
+                o[k as usize - 1]
+            );
         }
         let o5 = boundaries(Design::Obf, 5, 0.05);
         assert!((o5[0] - 4.562).abs() < 3e-3, "{o5:?}");

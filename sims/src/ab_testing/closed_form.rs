@@ -36,7 +36,8 @@ pub fn n_per_arm_proportions(p1: f64, p2: f64, alpha: f64, power: f64) -> f64 {
     let pbar = (p1 + p2) / 2.0;
     let za = z_quantile(1.0 - alpha / 2.0);
     let zb = z_quantile(power);
-    let num = za * (2.0 * pbar * (1.0 - pbar)).sqrt() + zb * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
+    let num =
+        za * (2.0 * pbar * (1.0 - pbar)).sqrt() + zb * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
     (num * num / ((p2 - p1) * (p2 - p1))).ceil()
 }
 
@@ -69,7 +70,10 @@ mod tests {
             (3.0, 0.10, 0.9, 18915.0),
         ] {
             let t = n_per_arm_t(cv, lift, 0.05, power);
-            assert!((t - want).abs() <= 1.0, "cv {cv} lift {lift}: {t} vs {want}");
+            assert!(
+                (t - want).abs() <= 1.0,
+                "cv {cv} lift {lift}: {t} vs {want}"
+            );
             let z = n_per_arm_mean(cv, lift, 0.05, power);
             assert!((z - want).abs() <= 2.0, "normal form {z} vs {want}");
         }

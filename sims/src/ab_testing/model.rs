@@ -90,7 +90,10 @@ impl<'a> Experiment<'a> {
         };
         Experiment {
             p,
-            arms: [arm(p.conversion_a, p.discount_a), arm(p.conversion_b, p.discount_b)],
+            arms: [
+                arm(p.conversion_a, p.discount_a),
+                arm(p.conversion_b, p.discount_b),
+            ],
             bounds,
             z_crit: z_quantile(1.0 - p.alpha / 2.0),
             unit_lognormal,
@@ -109,7 +112,9 @@ impl<'a> Experiment<'a> {
             s.revenue += x;
             return;
         }
-        let c = Binomial::new(n, a.conversion).expect("validated probability").sample(rng);
+        let c = Binomial::new(n, a.conversion)
+            .expect("validated probability")
+            .sample(rng);
         s.converters += c as f64;
         let mut revenue = 0.0;
         let mut revenue_sq = 0.0;
@@ -165,7 +170,11 @@ impl<'a> Experiment<'a> {
     }
 
     fn threshold(&self, look: usize) -> f64 {
-        if self.p.design == DesignName::Bayes { self.z_crit } else { self.bounds[look] }
+        if self.p.design == DesignName::Bayes {
+            self.z_crit
+        } else {
+            self.bounds[look]
+        }
     }
 
     /// Runs one experiment with user-level assignment and `users_per_arm` users per arm.
@@ -329,7 +338,9 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
     // The calculator's answer for this scenario's planning inputs.
     let n = match p.metric {
         TestedMetric::Rpu => {
-            let cv = p.mde_cv.unwrap_or_else(|| rpu_cv(p.conversion_a, p.price_cv));
+            let cv = p
+                .mde_cv
+                .unwrap_or_else(|| rpu_cv(p.conversion_a, p.price_cv));
             n_per_arm_t(cv, p.mde_lift, p.alpha, p.target_power)
         }
         TestedMetric::Conversion => n_per_arm_proportions(

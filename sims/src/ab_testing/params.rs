@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::boundaries::Design;
-use crate::params::{self, ParamsError, require_non_negative, require_positive, require_probability};
+use crate::params::{
+    self, ParamsError, require_non_negative, require_positive, require_probability,
+};
 
 /// Two paywall variants, the experiment that compares them, and the test it uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,35 +165,74 @@ impl AbTestingParams {
         require_probability("discount_a", self.discount_a)?;
         require_probability("discount_b", self.discount_b)?;
         require_non_negative("price_cv", self.price_cv)?;
+        if self.price_cv > 1e6 {
+            return Err(ParamsError::out_of_range(
+                "price_cv",
+                self.price_cv,
+                "a coefficient of variation ≤ 1e6",
+            ));
+        }
         if self.users_per_arm < 2 {
-            return Err(ParamsError::out_of_range("users_per_arm", self.users_per_arm, "at least 2 users per arm"));
+            return Err(ParamsError::out_of_range(
+                "users_per_arm",
+                self.users_per_arm,
+                "at least 2 users per arm",
+            ));
         }
         if self.looks == 0 || self.looks > MAX_LOOKS {
-            return Err(ParamsError::out_of_range("looks", self.looks, "1 to 200 looks"));
+            return Err(ParamsError::out_of_range(
+                "looks",
+                self.looks,
+                "1 to 200 looks",
+            ));
         }
         if self.users_per_arm < self.looks as u64 * 2 {
-            return Err(ParamsError::out_of_range("users_per_arm", self.users_per_arm, "at least 2 users per arm per look"));
+            return Err(ParamsError::out_of_range(
+                "users_per_arm",
+                self.users_per_arm,
+                "at least 2 users per arm per look",
+            ));
         }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(ParamsError::out_of_range("alpha", self.alpha, "0 < alpha < 1"));
+            return Err(ParamsError::out_of_range(
+                "alpha",
+                self.alpha,
+                "0 < alpha < 1",
+            ));
         }
         if let Some(s) = self.prior_sd {
             require_positive("prior_sd", s)?;
         }
         if !(self.sessions_per_user.is_finite() && self.sessions_per_user >= 1.0) {
-            return Err(ParamsError::out_of_range("sessions_per_user", self.sessions_per_user, "a mean of at least 1 session"));
+            return Err(ParamsError::out_of_range(
+                "sessions_per_user",
+                self.sessions_per_user,
+                "a mean of at least 1 session",
+            ));
         }
         if self.experiments == 0 {
-            return Err(ParamsError::out_of_range("experiments", 0, "at least 1 experiment per replication"));
+            return Err(ParamsError::out_of_range(
+                "experiments",
+                0,
+                "at least 1 experiment per replication",
+            ));
         }
         if !(self.mde_lift.is_finite() && self.mde_lift != 0.0 && self.mde_lift > -1.0) {
-            return Err(ParamsError::out_of_range("mde_lift", self.mde_lift, "a non-zero relative lift > -1"));
+            return Err(ParamsError::out_of_range(
+                "mde_lift",
+                self.mde_lift,
+                "a non-zero relative lift > -1",
+            ));
         }
         if let Some(cv) = self.mde_cv {
             require_positive("mde_cv", cv)?;
         }
         if !(self.target_power > 0.0 && self.target_power < 1.0) {
-            return Err(ParamsError::out_of_range("target_power", self.target_power, "0 < power < 1"));
+            return Err(ParamsError::out_of_range(
+                "target_power",
+                self.target_power,
+                "0 < power < 1",
+            ));
         }
         Ok(())
     }

@@ -35,7 +35,12 @@ fn estimate(params: &str, metric: &str, reps: u32, seed: u64) -> Estimate {
 
 fn assert_close(e: &Estimate, exact: f64, what: &str) {
     let z = (e.mean - exact) / e.std_error().max(1e-12);
-    assert!(z.abs() <= Z_GATE, "{what}: {:.5} ± {:.5} vs {exact:.5} (z = {z:.2})", e.mean, e.std_error());
+    assert!(
+        z.abs() <= Z_GATE,
+        "{what}: {:.5} ± {:.5} vs {exact:.5} (z = {z:.2})",
+        e.mean,
+        e.std_error()
+    );
 }
 
 #[test]
@@ -44,7 +49,9 @@ fn peeking_reproduces_the_repeated_testing_table() {
     // exact 0.14169 and 0.24791 (Armitage, McPherson & Rowe 1969, recomputed).
     for (k, exact) in [(5, 0.14169), (20, 0.24791)] {
         let e = estimate(
-            &format!("outcome = \"normal\"\ndesign = \"peeking\"\nlooks = {k}\nusers_per_arm = 2000\nexperiments = 5000"),
+            &format!(
+                "outcome = \"normal\"\ndesign = \"peeking\"\nlooks = {k}\nusers_per_arm = 2000\nexperiments = 5000"
+            ),
             "false_positive_rate",
             8,
             11,
@@ -57,7 +64,9 @@ fn peeking_reproduces_the_repeated_testing_table() {
 fn sequential_designs_keep_alpha() {
     for design in ["obf", "pocock", "ld_obf"] {
         let e = estimate(
-            &format!("outcome = \"normal\"\ndesign = \"{design}\"\nlooks = 5\nusers_per_arm = 2000\nexperiments = 5000"),
+            &format!(
+                "outcome = \"normal\"\ndesign = \"{design}\"\nlooks = 5\nusers_per_arm = 2000\nexperiments = 5000"
+            ),
             "false_positive_rate",
             8,
             12,
@@ -71,7 +80,9 @@ fn power_at_the_formula_sample_size_is_80_percent() {
     // p = 10%, fixed price: CV = 3; a 10% lift via conversion 10% → 11%.
     let n = closed_form::n_per_arm_t(3.0, 0.10, 0.05, 0.8);
     let e = estimate(
-        &format!("conversion_a = 0.10\nconversion_b = 0.11\nusers_per_arm = {n}\nexperiments = 1000"),
+        &format!(
+            "conversion_a = 0.10\nconversion_b = 0.11\nusers_per_arm = {n}\nexperiments = 1000"
+        ),
         "power",
         8,
         13,
@@ -81,27 +92,52 @@ fn power_at_the_formula_sample_size_is_80_percent() {
 
 #[test]
 fn revenue_per_user_follows_conversion_and_price() {
-    let e = estimate("conversion_b = 0.058\ndiscount_b = 0.5\nexperiments = 200", "rpu_a", 4, 14);
+    let e = estimate(
+        "conversion_b = 0.058\ndiscount_b = 0.5\nexperiments = 200",
+        "rpu_a",
+        4,
+        14,
+    );
     assert!((e.mean - 1.92).abs() < 0.02, "{e:?}");
-    let b = estimate("conversion_b = 0.058\ndiscount_b = 0.5\nexperiments = 200", "rpu_b", 4, 14);
+    let b = estimate(
+        "conversion_b = 0.058\ndiscount_b = 0.5\nexperiments = 200",
+        "rpu_b",
+        4,
+        14,
+    );
     assert!((b.mean - 1.74).abs() < 0.02, "{b:?}");
 }
 
 #[test]
 fn session_assignment_dilutes_the_effect() {
-    let user = estimate("conversion_b = 0.058\ndiscount_b = 0.5\nusers_per_arm = 20000\nexperiments = 200", "power", 4, 15);
+    let user = estimate(
+        "conversion_b = 0.058\ndiscount_b = 0.5\nusers_per_arm = 20000\nexperiments = 200",
+        "power",
+        4,
+        15,
+    );
     let session = estimate(
         "conversion_b = 0.058\ndiscount_b = 0.5\nusers_per_arm = 20000\nexperiments = 200\nassignment = \"session\"\nsessions_per_user = 3.0",
         "power",
         4,
         15,
     );
-    assert!(session.mean < user.mean - 0.1, "session {} vs user {}", session.mean, user.mean);
+    assert!(
+        session.mean < user.mean - 0.1,
+        "session {} vs user {}",
+        session.mean,
+        user.mean
+    );
 }
 
 #[test]
 fn flat_bayesian_rule_peeks_like_a_z_test() {
-    let bayes = estimate("outcome = \"normal\"\ndesign = \"bayes\"\nlooks = 5\nexperiments = 4000", "false_positive_rate", 8, 16);
+    let bayes = estimate(
+        "outcome = \"normal\"\ndesign = \"bayes\"\nlooks = 5\nexperiments = 4000",
+        "false_positive_rate",
+        8,
+        16,
+    );
     assert_close(&bayes, 0.14169, "flat-prior Bayes at 5 looks");
 }
 

@@ -54,6 +54,6 @@ impl Simulation for Queue {
 
     fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
         let p = QueueParams::from_table(params)?;
-        Ok(model::run(&p, &ctx.streams))
+        model::run(&p, &ctx.streams)
     }
 }

@@ -5,7 +5,7 @@ use rand::Rng;
 use super::params::{ArrivalProcess, QueueParams, ServiceSampler};
 use crate::des::components::{Arrivals, Job, Station, StationEvent, StationOutput};
 use crate::des::{RngStreams, Scheduler, SimDuration, SimTime};
-use crate::simulation::Outcome;
+use crate::simulation::{Outcome, RunError};
 use crate::stats::{LatencyHistogram, Tally};
 
 #[derive(Clone, Copy, Debug)]
@@ -27,8 +27,9 @@ struct ClassStats {
     sojourn: Tally,
 }
 
-/// Runs one replication and returns its metrics.
-pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
+/// Runs one replication and returns its metrics, or an error when the queue grows without
+/// bound (an overloaded system that would never serve its measured customers).
+pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Result<Outcome, RunError> {
     let mut arrival_rng = streams.stream("arrivals");
     let mut service_rng = streams.stream("service");
     let mut class_rng = streams.stream("class");
@@ -68,6 +69,8 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
             .expect("first arrival is not in the past");
     }
 
+    // Far above any stable queue's length; memory stays bounded when the system is not.
+    let queue_cap = (2 * (p.warmup + p.customers)).max(1_000_000);
     let mut end = SimTime::ZERO;
     while let Some((now, ev)) = sched.pop() {
         end = now;
@@ -97,15 +100,27 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
                 if let Some(t) = arrivals.next_after(now, &mut arrival_rng) {
                     sched.schedule_in(t.since(now), Ev::Arrival);
                 }
+                if station.queue_len() as u64 > queue_cap {
+                    return Err(RunError::Infeasible(format!(
+                        "more than {queue_cap} customers waiting at t = {:.0} s: the station is \
+                         overloaded (offered load {:.3} per server, or higher classes saturate it) \
+                         and would not serve the measured customers",
+                        now.as_secs_f64(),
+                        p.rho()
+                    )));
+                }
             }
             Ev::Station(se) => match station.handle(&mut sched, se) {
                 Some(StationOutput::Departed(d)) => {
                     departures_in_window += 1;
                     let id = d.job.id;
                     if (first..last).contains(&id) {
-                        let w = d.first_start.since(d.job.arrived);
                         let s = d.finished.since(d.job.arrived);
-                        if w.0 > 0 {
+                        // Time in queue is everything but service: with preemption that
+                        // includes waiting again after an interruption, which keeps
+                        // wait_mean consistent with queue_length_mean (Little's law).
+                        let w = s - d.job.work;
+                        if d.first_start > d.job.arrived || d.preemptions > 0 {
                             waited += 1;
                         }
                         let (ws, ss) = (w.as_secs_f64(), s.as_secs_f64());
@@ -135,12 +150,16 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
     let mut out = Outcome::default();
     let measured = (wait.count() + reneged).max(1) as f64;
     let window = end.since(window_start).as_secs_f64();
-    out.set("wait_mean", wait.mean());
-    out.set("sojourn_mean", sojourn.mean());
-    out.set("sojourn_p50", sojourn_hist.value_at_quantile_s(0.50));
-    out.set("sojourn_p95", sojourn_hist.value_at_quantile_s(0.95));
-    out.set("sojourn_p99", sojourn_hist.value_at_quantile_s(0.99));
-    out.set("wait_p99", wait_hist.value_at_quantile_s(0.99));
+    // Metrics with no observations are left out (the verdict then says so) rather than
+    // reported as 0.
+    if wait.count() > 0 {
+        out.set("wait_mean", wait.mean());
+        out.set("sojourn_mean", sojourn.mean());
+        out.set("sojourn_p50", sojourn_hist.value_at_quantile_s(0.50));
+        out.set("sojourn_p95", sojourn_hist.value_at_quantile_s(0.95));
+        out.set("sojourn_p99", sojourn_hist.value_at_quantile_s(0.99));
+        out.set("wait_p99", wait_hist.value_at_quantile_s(0.99));
+    }
     out.set("p_wait", waited as f64 / measured);
     out.set("utilization", station.mean_busy(end) / p.servers as f64);
     out.set(
@@ -154,12 +173,16 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Outcome {
     out.set("queue_length_mean", station.mean_queue_len(end));
     out.set("reneged_fraction", reneged as f64 / measured);
     if classes > 1 {
-        for (i, c) in per_class.iter().enumerate() {
+        for (i, c) in per_class
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.wait.count() > 0)
+        {
             out.set(format!("wait_mean_class{i}"), c.wait.mean());
             out.set(format!("sojourn_mean_class{i}"), c.sojourn.mean());
         }
     }
-    out
+    Ok(out)
 }
 
 fn cumulative_shares(shares: &[f64]) -> Vec<f64> {

@@ -122,7 +122,15 @@ impl ServiceDist {
             ServiceDist::Det { value } => require_non_negative("service.value", *value),
             ServiceDist::Lognormal { mean, cv } => {
                 require_positive("service.mean", *mean)?;
-                require_positive("service.cv", *cv)
+                require_positive("service.cv", *cv)?;
+                if *cv > MAX_CV {
+                    return Err(ParamsError::out_of_range(
+                        "service.cv",
+                        cv,
+                        "a coefficient of variation ≤ 1e6",
+                    ));
+                }
+                Ok(())
             }
             ServiceDist::Empirical { values } => {
                 if values.is_empty() {
@@ -140,6 +148,13 @@ impl ServiceDist {
         }
     }
 }
+
+/// Beyond this the lognormal's σ² = ln(1 + cv²) loses meaning (and cv² overflows near 1e154).
+const MAX_CV: f64 = 1e6;
+/// Time advances in whole nanoseconds, so faster arrivals would all land on one instant.
+const MAX_RATE_PER_S: f64 = 1e9;
+/// More servers than this is a typo, and each one costs memory.
+const MAX_SERVERS: u32 = 1_000_000;
 
 /// A ready-to-draw sampler for a [`ServiceDist`].
 pub(crate) enum ServiceSampler {
@@ -210,18 +225,41 @@ impl QueueParams {
                 for (i, g) in self.arrival_trace.iter().enumerate() {
                     require_non_negative(&format!("arrival_trace[{i}]"), *g)?;
                 }
-                if self.arrival_trace.iter().sum::<f64>() <= 0.0 {
+                // Gaps are rounded to whole nanoseconds; a cycle that rounds to no time at all
+                // would never let the clock move.
+                let cycle_ns: u64 = self
+                    .arrival_trace
+                    .iter()
+                    .map(|g| SimDuration::from_secs_f64(*g).0)
+                    .fold(0, u64::saturating_add);
+                if cycle_ns == 0 {
                     return Err(ParamsError::out_of_range(
                         "arrival_trace",
-                        "all zero",
-                        "gaps that add up to more than 0",
+                        "gaps shorter than 1 ns in total",
+                        "gaps that add up to at least 1 ns",
                     ));
                 }
             }
-            _ => require_positive("arrival_rate", self.arrival_rate)?,
+            _ => {
+                require_positive("arrival_rate", self.arrival_rate)?;
+                if self.arrival_rate > MAX_RATE_PER_S {
+                    return Err(ParamsError::out_of_range(
+                        "arrival_rate",
+                        self.arrival_rate,
+                        "at most 1e9 per second (time resolution is 1 ns)",
+                    ));
+                }
+            }
         }
         if self.servers == 0 {
             return Err(ParamsError::out_of_range("servers", 0, "at least 1 server"));
+        }
+        if self.servers > MAX_SERVERS {
+            return Err(ParamsError::out_of_range(
+                "servers",
+                self.servers,
+                "at most 1,000,000 servers",
+            ));
         }
         self.service.validate()?;
         if self.classes.is_empty() {
