@@ -178,6 +178,10 @@ pub struct ClaimResult {
     pub measured: Option<MetricEstimate>,
     pub verdict: Verdict,
     pub reason: String,
+    /// The scenario author's explanation of the mechanism behind the verdict (`note` in
+    /// `[[claims]]`): why the article's number does or does not come out.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// A real kernel's outcome.

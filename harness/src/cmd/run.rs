@@ -172,6 +172,7 @@ pub fn summarise(
                 measured: measured.cloned(),
                 verdict,
                 reason,
+                note: c.note.clone(),
             });
         }
     }

@@ -114,6 +114,7 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
                     c.verdict.as_str().to_string(),
                     c.reason.clone(),
                     c.text.clone(),
+                    c.note.clone(),
                 ]
             })
             .collect(),
@@ -154,45 +155,97 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
         names.dedup();
         names
     };
-    let mut headers = vec!["point".to_string()];
-    headers.extend(varying.iter().cloned());
-    headers.extend(metric_names.iter().map(|m| {
-        let unit = s
-            .points
+    let estimate = |e: &crate::summary::MetricEstimate| {
+        format!(
+            "{} ± {}",
+            fmt_num(e.mean),
+            fmt_num((e.ci95[1] - e.ci95[0]) / 2.0)
+        )
+    };
+    let point_name =
+        |p: &crate::summary::PointResult| p.label.clone().unwrap_or_else(|| p.index.to_string());
+    let params_of = |p: &crate::summary::PointResult| -> Vec<String> {
+        varying
             .iter()
-            .find_map(|p| p.metrics.get(m).map(|e| e.unit.clone()))
-            .unwrap_or_default();
-        if unit.is_empty() {
-            m.clone()
-        } else {
-            format!("{m} [{unit}]")
-        }
-    }));
-    let points = Table {
-        headers,
-        rows: s
-            .points
-            .iter()
-            .map(|p| {
-                let mut row = vec![p.label.clone().unwrap_or_else(|| p.index.to_string())];
-                row.extend(varying.iter().map(|k| {
-                    p.params
-                        .get(k)
-                        .map(super::json_short)
-                        .unwrap_or_else(|| "-".into())
-                }));
-                row.extend(metric_names.iter().map(|m| match p.metrics.get(m) {
-                    Some(e) => format!(
-                        "{} ± {}",
-                        fmt_num(e.mean),
-                        fmt_num((e.ci95[1] - e.ci95[0]) / 2.0)
-                    ),
-                    None => "-".into(),
-                }));
-                row
+            .map(|k| {
+                p.params
+                    .get(k)
+                    .map(super::json_short)
+                    .unwrap_or_else(|| "-".into())
             })
-            .collect(),
-        verdict_col: None,
+            .collect()
+    };
+    // A wide table (one column per metric) reads best when it fits on a screen; otherwise one
+    // row per (point, metric), listing only the metrics the point has.
+    let wide = metric_names.len() + varying.len() <= 16;
+    let points = if wide {
+        let mut headers = vec!["point".to_string()];
+        headers.extend(varying.iter().cloned());
+        headers.extend(metric_names.iter().map(|m| {
+            let unit = s
+                .points
+                .iter()
+                .find_map(|p| p.metrics.get(m).map(|e| e.unit.clone()))
+                .unwrap_or_default();
+            if unit.is_empty() {
+                m.clone()
+            } else {
+                format!("{m} [{unit}]")
+            }
+        }));
+        Table {
+            headers,
+            rows: s
+                .points
+                .iter()
+                .map(|p| {
+                    let mut row = vec![point_name(p)];
+                    row.extend(params_of(p));
+                    row.extend(
+                        metric_names
+                            .iter()
+                            .map(|m| p.metrics.get(m).map(estimate).unwrap_or_else(|| "-".into())),
+                    );
+                    row
+                })
+                .collect(),
+            verdict_col: None,
+        }
+    } else {
+        Table {
+            headers: [
+                "point",
+                "parameters",
+                "metric",
+                "mean ± 95% CI half-width",
+                "unit",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: s
+                .points
+                .iter()
+                .flat_map(|p| {
+                    let params: Vec<String> = varying
+                        .iter()
+                        .zip(params_of(p))
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    let params = params.join(", ");
+                    let name = point_name(p);
+                    // Parameters once per point, on its first row.
+                    p.metrics.iter().enumerate().map(move |(i, (m, e))| {
+                        let params = if i == 0 {
+                            params.clone()
+                        } else {
+                            String::new()
+                        };
+                        vec![name.clone(), params, m.clone(), estimate(e), e.unit.clone()]
+                    })
+                })
+                .collect(),
+            verdict_col: None,
+        }
     };
 
     Doc {

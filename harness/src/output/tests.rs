@@ -122,6 +122,7 @@ fn mm1_summary() -> Summary {
         measured: None,
         verdict,
         reason: "r".into(),
+        note: String::new(),
     };
     Summary {
         schema: SCHEMA,

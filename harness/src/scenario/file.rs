@@ -88,6 +88,9 @@ pub struct ClaimSpec {
     #[serde(default, rename = "where")]
     pub filter: toml::Table,
     pub expect: Expected,
+    /// Why the mechanism gives what it gives (shown beside the verdict).
+    #[serde(default)]
+    pub note: String,
 }
 
 /// `[quick]`: a smaller run for tests and previews.

@@ -91,6 +91,7 @@ pub struct ResolvedClaim {
     pub metric: String,
     pub expected: Expected,
     pub points: Vec<usize>,
+    pub note: String,
 }
 
 /// A checked, expanded scenario, ready to run.
@@ -664,6 +665,7 @@ fn resolve_claims(
                 metric: c.metric.clone(),
                 expected: c.expect.clone(),
                 points: m,
+                note: c.note.clone(),
             });
         }
     }
