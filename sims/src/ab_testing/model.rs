@@ -51,6 +51,8 @@ struct Experiment<'a> {
     /// |statistic| at or above this stops the Bayesian rule.
     z_crit: f64,
     unit_lognormal: Option<LogNormal<f64>>,
+    /// Whether converters can pay for more than one period.
+    renews: bool,
 }
 
 /// What one experiment decided.
@@ -66,12 +68,13 @@ impl<'a> Experiment<'a> {
         let sigma2 = (1.0 + p.price_cv * p.price_cv).ln();
         let unit_lognormal = (p.price_cv > 0.0)
             .then(|| LogNormal::new(-sigma2 / 2.0, sigma2.sqrt()).expect("validated price_cv"));
+        let (ek, ek2) = (p.expected_periods(), p.expected_periods_sq());
         let arm = |conversion: f64, discount: f64| {
             let pay = p.price * (1.0 - discount);
             let (mean, sd) = match p.metric {
                 TestedMetric::Rpu => {
-                    let mean = conversion * pay;
-                    let ex2 = conversion * pay * pay * (1.0 + p.price_cv * p.price_cv);
+                    let mean = conversion * pay * ek;
+                    let ex2 = conversion * pay * pay * (1.0 + p.price_cv * p.price_cv) * ek2;
                     (mean, (ex2 - mean * mean).max(0.0).sqrt())
                 }
                 TestedMetric::Conversion => (conversion, (conversion * (1.0 - conversion)).sqrt()),
@@ -97,6 +100,7 @@ impl<'a> Experiment<'a> {
             bounds,
             z_crit: z_quantile(1.0 - p.alpha / 2.0),
             unit_lognormal,
+            renews: p.ltv_periods > 1 && p.renewal_rate > 0.0,
         }
     }
 
@@ -118,17 +122,14 @@ impl<'a> Experiment<'a> {
         s.converters += c as f64;
         let mut revenue = 0.0;
         let mut revenue_sq = 0.0;
-        match &self.unit_lognormal {
-            None => {
-                revenue = c as f64 * a.pay;
-                revenue_sq = c as f64 * a.pay * a.pay;
-            }
-            Some(ln) => {
-                for _ in 0..c {
-                    let x = a.pay * ln.sample(rng);
-                    revenue += x;
-                    revenue_sq += x * x;
-                }
+        if self.unit_lognormal.is_none() && !self.renews {
+            revenue = c as f64 * a.pay;
+            revenue_sq = c as f64 * a.pay * a.pay;
+        } else {
+            for _ in 0..c {
+                let x = self.amount(a.pay, rng);
+                revenue += x;
+                revenue_sq += x * x;
             }
         }
         s.revenue += revenue;
@@ -142,6 +143,17 @@ impl<'a> Experiment<'a> {
                 s.sumsq += c as f64;
             }
         }
+    }
+
+    /// What one converter pays over the LTV horizon: the price, times a lognormal factor,
+    /// times the periods they stay (each renewal with probability `renewal_rate`).
+    fn amount(&self, pay: f64, rng: &mut Stream) -> f64 {
+        let factor = self.unit_lognormal.as_ref().map_or(1.0, |l| l.sample(rng));
+        let mut periods = 1u32;
+        while periods < self.p.ltv_periods && unit(rng) < self.p.renewal_rate {
+            periods += 1;
+        }
+        pay * factor * periods as f64
     }
 
     /// The test statistic for B − A at the current sums.
@@ -237,8 +249,7 @@ impl<'a> Experiment<'a> {
                 let sums = &mut s[v];
                 sums.n += 1.0;
                 if j == buy_at {
-                    let pay = self.arms[behaves_as].pay;
-                    let amount = pay * self.unit_lognormal.as_ref().map_or(1.0, |l| l.sample(rng));
+                    let amount = self.amount(self.arms[behaves_as].pay, rng);
                     sums.converters += 1.0;
                     sums.revenue += amount;
                     let x = match self.p.metric {
@@ -271,6 +282,17 @@ impl<'a> Experiment<'a> {
             sums: s,
         }
     }
+}
+
+/// CV of revenue per user in arm A, renewals included: E[X²]/E[X]² − 1 with
+/// E[X] = p·pay·E[K] and E[X²] = p·pay²·(1 + cv²)·E[K²].
+fn rpu_cv_with_renewals(p: &AbTestingParams) -> f64 {
+    if p.ltv_periods == 1 || p.renewal_rate == 0.0 {
+        return rpu_cv(p.conversion_a, p.price_cv);
+    }
+    let (ek, ek2) = (p.expected_periods(), p.expected_periods_sq());
+    let ratio = (1.0 + p.price_cv * p.price_cv) * ek2 / (p.conversion_a * ek * ek);
+    (ratio - 1.0).max(0.0).sqrt()
 }
 
 fn unit(rng: &mut Stream) -> f64 {
@@ -351,7 +373,7 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
         ),
     };
     out.set("n_per_arm", n);
-    out.set("rpu_cv_a", rpu_cv(p.conversion_a, p.price_cv));
+    out.set("rpu_cv_a", rpu_cv_with_renewals(p));
     for (i, b) in exp.bounds.iter().enumerate() {
         // A fixed design's earlier looks have no boundary (infinite): only its last is shown.
         if b.is_finite() {

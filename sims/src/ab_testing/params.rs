@@ -24,6 +24,10 @@ pub struct AbTestingParams {
     /// Coefficient of variation of what converters pay (plan mix, renewals): lognormal with
     /// σ² = ln(1 + cv²). Default 0 (one price).
     pub price_cv: f64,
+    /// Probability that a subscriber renews at the end of each period. Default 0.
+    pub renewal_rate: f64,
+    /// Periods of revenue counted per converter (LTV horizon; 1 = first payment only).
+    pub ltv_periods: u32,
     /// The metric the test compares: revenue per user or conversion. Default RPU.
     pub metric: TestedMetric,
     /// How outcomes are generated. Default per-user draws.
@@ -64,6 +68,8 @@ impl Default for AbTestingParams {
             discount_a: 0.0,
             discount_b: 0.0,
             price_cv: 0.0,
+            renewal_rate: 0.0,
+            ltv_periods: 1,
             metric: TestedMetric::Rpu,
             outcome: OutcomeModel::Users,
             users_per_arm: 10_000,
@@ -172,6 +178,14 @@ impl AbTestingParams {
                 "a coefficient of variation ≤ 1e6",
             ));
         }
+        require_probability("renewal_rate", self.renewal_rate)?;
+        if self.ltv_periods == 0 || self.ltv_periods > 1000 {
+            return Err(ParamsError::out_of_range(
+                "ltv_periods",
+                self.ltv_periods,
+                "1 to 1000 periods",
+            ));
+        }
         if self.users_per_arm < 2 {
             return Err(ParamsError::out_of_range(
                 "users_per_arm",
@@ -237,8 +251,26 @@ impl AbTestingParams {
         Ok(())
     }
 
-    /// Expected revenue per user in an arm.
-    pub fn expected_rpu(&self, conversion: f64, discount: f64) -> f64 {
-        conversion * self.price * (1.0 - discount)
+    /// Expected periods paid by a converter: 1 + r + r² + … over `ltv_periods` terms.
+    pub fn expected_periods(&self) -> f64 {
+        (0..self.ltv_periods)
+            .map(|k| self.renewal_rate.powi(k as i32))
+            .sum()
+    }
+
+    /// E[periods²], for the revenue variance.
+    pub fn expected_periods_sq(&self) -> f64 {
+        // P(K = k) = r^(k−1)(1 − r) for k < n, and r^(n−1) for k = n.
+        let (r, n) = (self.renewal_rate, self.ltv_periods);
+        (1..=n)
+            .map(|k| {
+                let pk = if k < n {
+                    r.powi(k as i32 - 1) * (1.0 - r)
+                } else {
+                    r.powi(n as i32 - 1)
+                };
+                pk * (k * k) as f64
+            })
+            .sum()
     }
 }

@@ -155,3 +155,18 @@ fn bad_params_name_the_field() {
         assert_eq!(e.path(), path, "{src}: {e}");
     }
 }
+
+#[test]
+fn renewals_raise_revenue_per_user_by_the_expected_periods() {
+    // 12 monthly periods at 80% renewal: E[K] = (1 − 0.8^12)/0.2 = 4.656.
+    let params = "renewal_rate = 0.8\nltv_periods = 12\nexperiments = 200";
+    let p = AbTestingParams::from_table(&table(params)).unwrap();
+    assert!((p.expected_periods() - 4.6563).abs() < 1e-3);
+    let e = estimate(params, "rpu_a", 4, 17);
+    let exact = 0.032 * 60.0 * p.expected_periods();
+    assert!(
+        (e.mean - exact).abs() / exact < 0.01,
+        "{} vs {exact}",
+        e.mean
+    );
+}
