@@ -30,9 +30,9 @@ lab *args:
 test:
     cargo test --workspace
 
-# engine benchmarks (criterion): M/M/1 at rho 0.9 with 1M customers, event-queue hold model
+# benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions
 bench *args:
-    cargo bench -p sims --bench engine_mm1 {{args}}
+    cargo bench -p sims {{args}}
 
 # formatting and clippy, warnings are errors
 lint:

@@ -37,6 +37,11 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
+    /// OpenTelemetry tail_sampling tools: decide traces with a real collector config.
+    TailSampling {
+        #[command(subcommand)]
+        command: TailSamplingCommand,
+    },
     /// A/B test calculators: sample size and group-sequential boundaries.
     Ab {
         #[command(subcommand)]
@@ -128,5 +133,25 @@ pub enum AbCommand {
         /// Two-sided significance level, in (0, 1).
         #[arg(long, default_value_t = 0.05)]
         alpha: f64,
+    },
+}
+
+/// `lab tail-sampling ...`.
+#[derive(Debug, Subcommand)]
+pub enum TailSamplingCommand {
+    /// Decide each trace of a JSONL file as the collector would; one JSON line per trace.
+    Decide {
+        /// Collector config YAML (a whole collector config or the tail_sampling block).
+        #[arg(long)]
+        config: PathBuf,
+        /// Traces, one JSON object per line (see the README for the format).
+        #[arg(long)]
+        traces: PathBuf,
+        /// legacy (collectors before v0.144.0) or plain (v0.144.0 onward); overrides the version.
+        #[arg(long)]
+        invert_mode: Option<String>,
+        /// Collector version: picks the invert mode and the latency boundary rule.
+        #[arg(long, default_value = "0.150.0")]
+        collector_version: String,
     },
 }

@@ -46,6 +46,7 @@ fn dispatch(command: Command) -> Result<u8, LabError> {
         Command::Run(args) => cmd::run::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Ab { command } => cmd::ab::run(&command),
+        Command::TailSampling { command } => cmd::tail_sampling::run(&command),
         Command::Report { run_dir } => cmd::report::run(&run_dir),
     }
 }

@@ -14,3 +14,4 @@ pub mod queue;
 pub mod registry;
 pub mod simulation;
 pub mod stats;
+pub mod tail_sampling;

@@ -3,9 +3,10 @@
 use crate::ab_testing::AbTesting;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
+use crate::tail_sampling::TailSampling;
 
 /// All registered simulations, sorted by name.
-pub const SIMULATIONS: &[&dyn Simulation] = &[&AbTesting, &Queue];
+pub const SIMULATIONS: &[&dyn Simulation] = &[&AbTesting, &Queue, &TailSampling];
 
 /// The simulation called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Simulation> {

@@ -7,6 +7,7 @@ pub mod hw;
 pub mod list;
 pub mod report;
 pub mod run;
+pub mod tail_sampling;
 
 use std::path::{Path, PathBuf};
 

@@ -66,6 +66,9 @@ struct ClaimMark {
 struct Prepared {
     /// Where the legend goes: the corner that hides the least data.
     corner: SeriesLabelPosition,
+    /// Plot ranges (data, claims, padding, and room for the legend).
+    x_range: (f64, f64),
+    y_range: (f64, f64),
     title: String,
     x_label: String,
     y_label: String,
@@ -215,6 +218,8 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
     }
     let mut prepared = Prepared {
         corner: SeriesLabelPosition::UpperLeft,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
         title,
         x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
         y_label,
@@ -240,13 +245,30 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
             Mark::Below(v) | Mark::Above(v) => pin(v),
         }
     }
-    prepared.corner = legend_corner(&prepared, xr, yr);
+    let (corner, hidden) = legend_corner(&prepared, xr, yr);
+    prepared.corner = corner;
+    prepared.x_range = xr;
+    prepared.y_range = yr;
+    if hidden > 0 {
+        // Every corner has data: make room above it instead of covering any.
+        prepared.corner = SeriesLabelPosition::UpperLeft;
+        prepared.y_range = if log_y {
+            (ylo, yhi * (yhi / ylo).powf(0.5))
+        } else {
+            (ylo, yhi + 0.5 * (yhi - ylo))
+        };
+    }
     prepared
 }
 
 /// The corner whose legend box would cover the fewest plotted points (lines sampled along
-/// their segments, bands' edges and claim markers); upper left wins ties.
-fn legend_corner(d: &Prepared, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+/// their segments, bands' edges and claim markers), and how many it covers; upper left wins
+/// ties.
+fn legend_corner(
+    d: &Prepared,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> (SeriesLabelPosition, usize) {
     let norm = |v: f64, lo: f64, hi: f64, log: bool| {
         if log {
             (v.max(f64::MIN_POSITIVE).ln() - lo.ln()) / (hi.ln() - lo.ln())
@@ -296,8 +318,7 @@ fn legend_corner(d: &Prepared, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> Se
     ]
     .into_iter()
     .min_by_key(|(_, n)| *n)
-    .map(|(p, _)| p)
-    .unwrap_or(SeriesLabelPosition::UpperLeft)
+    .unwrap_or((SeriesLabelPosition::UpperLeft, 0))
 }
 
 fn mark_for(e: &Expected, ty: &dyn Fn(f64) -> f64) -> Mark {
@@ -405,7 +426,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Prepared) -> Resu
         .map_err(e)?;
         return Ok(());
     }
-    let ((x0, x1), (y0, y1)) = ranges(d);
+    let ((x0, x1), (y0, y1)) = (d.x_range, d.y_range);
     match (d.log_x, d.log_y) {
         (false, false) => draw_on(root, d, x0..x1, y0..y1),
         (true, false) => draw_on(root, d, (x0..x1).log_scale(), y0..y1),

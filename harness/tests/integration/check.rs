@@ -122,3 +122,129 @@ fn ab_calculators_match_the_closed_forms_and_validate() {
         assert!(r.stderr.contains("error"), "{bad:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn tail_sampling_decide_reproduces_both_invert_modes() {
+    let cfg = root().join("datasets/otel/article-01.yaml");
+    let traces = root().join("datasets/otel/sample-traces.jsonl");
+    let decide = |mode: &str| -> Vec<(String, String)> {
+        let r = lab(
+            &root(),
+            &[
+                "tail-sampling",
+                "decide",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--traces",
+                traces.to_str().unwrap(),
+                "--invert-mode",
+                mode,
+            ],
+        )
+        .expect_code(0);
+        r.stdout
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["final"].as_str().unwrap().to_string(),
+                    v["policy"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let legacy = decide("legacy");
+    // Error on /health (line 5): the invert veto beats the error policy.
+    assert_eq!(
+        legacy[4],
+        ("not_sampled".into(), "high-cardinality-filter".into())
+    );
+    // Error on /api/v1/healthcare (line 6): the unanchored regex vetoes it too.
+    assert_eq!(legacy[5].0, "not_sampled");
+    let plain = decide("plain");
+    // Plain: a normal request without a probe path is always sampled (line 1).
+    assert_eq!(
+        plain[0],
+        ("sampled".into(), "high-cardinality-filter".into())
+    );
+    assert_eq!(plain[4].0, "sampled");
+    // The fix drops probes on either key.
+    let fix = root().join("datasets/otel/drop-health-fix.yaml");
+    let r = lab(
+        &root(),
+        &[
+            "tail-sampling",
+            "decide",
+            "--config",
+            fix.to_str().unwrap(),
+            "--traces",
+            traces.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let finals: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["final"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(finals[3], "dropped");
+    assert_eq!(finals[7], "dropped");
+    assert_eq!(finals[5], "sampled");
+}
+
+#[test]
+fn tail_sampling_decide_rejects_bad_input() {
+    let t = tempdir();
+    let traces = root().join("datasets/otel/sample-traces.jsonl");
+    let bad_cfg = write(
+        t.path(),
+        "c.yaml",
+        "policies:\n  - {name: x, type: status_code, status_code: {status_codes: [BROKEN]}}\n",
+    );
+    let r = lab(
+        t.path(),
+        &[
+            "tail-sampling",
+            "decide",
+            "--config",
+            &bad_cfg,
+            "--traces",
+            traces.to_str().unwrap(),
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr.contains("policies[0].status_code.status_codes[0]"),
+        "{}",
+        r.stderr
+    );
+    let cfg = root().join("datasets/otel/article-01.yaml");
+    let bad_tr = write(
+        t.path(),
+        "t.jsonl",
+        "{\"trace_id_hex\": \"zz\", \"spans\": []}\n",
+    );
+    let r = lab(
+        t.path(),
+        &[
+            "tail-sampling",
+            "decide",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--traces",
+            &bad_tr,
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr.contains("t.jsonl:1") && r.stderr.contains("32 hex digits"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+}

@@ -1,0 +1,217 @@
+//! `TailSamplingParams`: the scenario's `[params]` for `sim = "tail_sampling"`.
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{InvertMode, Semantics};
+use crate::params::{
+    self, ParamsError, require_non_negative, require_positive, require_probability,
+};
+
+/// Traffic, instrumentation, collector and storage assumptions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TailSamplingParams {
+    /// Collector config: a YAML file (a whole collector config or the tail_sampling block),
+    /// relative to the directory `lab` runs in. Default: the article's config.
+    pub config: String,
+    /// Inline YAML instead of `config` (handy for tests and quick variants).
+    pub config_yaml: Option<String>,
+    /// Collector version; picks the invert mode (plain from 0.144.0) and the latency boundary
+    /// (exclusive from 0.157.0). Default 0.150.0, current when the article appeared (assumed).
+    pub collector_version: String,
+    /// Overrides the invert mode the version implies.
+    pub invert_mode: Option<InvertMode>,
+    /// Requests per minute, one trace each. Default 10,000 (article).
+    pub rpm: f64,
+    /// Share of requests that are /health, /ready or /metrics probes. Default 0.01 (assumed).
+    pub probe_share: f64,
+    /// Probe paths, used in turn. Default the article's three.
+    pub probe_paths: Vec<String>,
+    /// Business paths, equally likely (assumed). Add one like `/api/v1/healthcare/claims` to
+    /// see the unanchored regex catch real traffic.
+    pub business_paths: Vec<String>,
+    /// Attribute key instrumentation emits the path under: `http.target` (old semconv) or
+    /// `url.path` (stable HTTP semconv: Java agent 2.x). Default `http.target`.
+    pub attribute_key: String,
+    /// Share of business requests that fail (span status ERROR). Default 0.01 (assumed).
+    pub error_rate: f64,
+    /// Share of errors recorded on a child span (a failed dependency call) rather than the root.
+    pub child_error_share: f64,
+    /// Probe error rate. Default 0.001 (assumed).
+    pub probe_error_rate: f64,
+    /// Median business request duration, ms. Default 80 (assumed).
+    pub latency_median_ms: f64,
+    /// Lognormal σ of business durations; 1.2 puts ~0.4% above 2 s (assumed).
+    pub latency_sigma: f64,
+    /// Probe duration, ms. Default 2.
+    pub probe_latency_ms: f64,
+    /// Requests at or above this duration count as "slow" in the metrics. Default 2000 (article).
+    pub slow_threshold_ms: f64,
+    /// Mean spans per business trace. Default 10 (assumed).
+    pub spans_per_trace: f64,
+    /// SDK BatchSpanProcessor export interval, s. Default 5 (OTel SDK default).
+    pub export_interval_s: f64,
+    /// In-memory bytes per buffered span. Default 1500 (research estimate, 1-2 KB).
+    pub buffer_bytes_per_span: f64,
+    /// Stored bytes per span in the backend. Default 200 (assumed; research illustration).
+    pub stored_bytes_per_span: f64,
+    /// Retention, days. Default 30 (assumed).
+    pub retention_days: f64,
+    /// Object storage price, $/GB-month. Default 0.023 (S3 Standard list price).
+    pub storage_usd_per_gb_month: f64,
+    /// Vendor ingest price, $/million spans. Default 31 (article).
+    pub vendor_usd_per_million_spans: f64,
+    /// Simulated hours; per-day metrics are scaled to 24 h. Default 24.
+    pub sim_hours: f64,
+}
+
+impl Default for TailSamplingParams {
+    fn default() -> Self {
+        TailSamplingParams {
+            config: "datasets/otel/article-01.yaml".into(),
+            config_yaml: None,
+            collector_version: "0.150.0".into(),
+            invert_mode: None,
+            rpm: 10_000.0,
+            probe_share: 0.01,
+            probe_paths: vec!["/health".into(), "/ready".into(), "/metrics".into()],
+            business_paths: vec![
+                "/api/orders".into(),
+                "/api/checkout".into(),
+                "/api/search".into(),
+                "/api/users".into(),
+            ],
+            attribute_key: "http.target".into(),
+            error_rate: 0.01,
+            child_error_share: 0.2,
+            probe_error_rate: 0.001,
+            latency_median_ms: 80.0,
+            latency_sigma: 1.2,
+            probe_latency_ms: 2.0,
+            slow_threshold_ms: 2000.0,
+            spans_per_trace: 10.0,
+            export_interval_s: 5.0,
+            buffer_bytes_per_span: 1500.0,
+            stored_bytes_per_span: 200.0,
+            retention_days: 30.0,
+            storage_usd_per_gb_month: 0.023,
+            vendor_usd_per_million_spans: 31.0,
+            sim_hours: 24.0,
+        }
+    }
+}
+
+/// `X.Y.Z` as a comparable triple.
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let v = v.trim().trim_start_matches('v');
+    let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+    let t = (it.next()??, it.next()??, it.next().flatten().unwrap_or(0));
+    Some(t)
+}
+
+/// The rules a collector version implies, with an optional invert-mode override.
+pub fn semantics(version: (u32, u32, u32), invert: Option<InvertMode>) -> Semantics {
+    Semantics {
+        invert: invert.unwrap_or(if version >= (0, 144, 0) {
+            InvertMode::Plain
+        } else {
+            InvertMode::Legacy
+        }),
+        latency_lower_inclusive: version < (0, 157, 0),
+    }
+}
+
+impl TailSamplingParams {
+    /// Parses and validates a parameter table.
+    pub fn from_table(t: &toml::Table) -> Result<TailSamplingParams, ParamsError> {
+        let p: TailSamplingParams = params::parse(t)?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Range checks.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if parse_version(&self.collector_version).is_none() {
+            return Err(ParamsError::out_of_range(
+                "collector_version",
+                &self.collector_version,
+                "a version like 0.150.0",
+            ));
+        }
+        require_positive("rpm", self.rpm)?;
+        if self.rpm > 1e7 {
+            return Err(ParamsError::out_of_range(
+                "rpm",
+                self.rpm,
+                "at most 10 million requests per minute",
+            ));
+        }
+        require_probability("probe_share", self.probe_share)?;
+        require_probability("error_rate", self.error_rate)?;
+        require_probability("child_error_share", self.child_error_share)?;
+        require_probability("probe_error_rate", self.probe_error_rate)?;
+        if self.probe_share > 0.0 && self.probe_paths.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "probe_paths",
+                "[]",
+                "at least one path when probe_share > 0",
+            ));
+        }
+        if self.probe_share < 1.0 && self.business_paths.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "business_paths",
+                "[]",
+                "at least one path",
+            ));
+        }
+        if self.attribute_key.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "attribute_key",
+                "\"\"",
+                "an attribute key such as http.target or url.path",
+            ));
+        }
+        require_positive("latency_median_ms", self.latency_median_ms)?;
+        require_non_negative("latency_sigma", self.latency_sigma)?;
+        require_non_negative("probe_latency_ms", self.probe_latency_ms)?;
+        require_positive("slow_threshold_ms", self.slow_threshold_ms)?;
+        if !(self.spans_per_trace >= 1.0 && self.spans_per_trace <= 10_000.0) {
+            return Err(ParamsError::out_of_range(
+                "spans_per_trace",
+                self.spans_per_trace,
+                "1 to 10,000 spans",
+            ));
+        }
+        require_positive("export_interval_s", self.export_interval_s)?;
+        require_non_negative("buffer_bytes_per_span", self.buffer_bytes_per_span)?;
+        require_non_negative("stored_bytes_per_span", self.stored_bytes_per_span)?;
+        require_non_negative("retention_days", self.retention_days)?;
+        require_non_negative("storage_usd_per_gb_month", self.storage_usd_per_gb_month)?;
+        require_non_negative(
+            "vendor_usd_per_million_spans",
+            self.vendor_usd_per_million_spans,
+        )?;
+        if !(self.sim_hours > 0.0 && self.sim_hours <= 24.0 * 31.0) {
+            return Err(ParamsError::out_of_range(
+                "sim_hours",
+                self.sim_hours,
+                "0 < hours ≤ 744",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The YAML text of the collector config.
+    pub fn config_text(&self) -> Result<String, ParamsError> {
+        match &self.config_yaml {
+            Some(y) => Ok(y.clone()),
+            None => std::fs::read_to_string(&self.config).map_err(|e| ParamsError::Invalid {
+                path: "config".into(),
+                message: format!(
+                    "cannot read `{}`: {e} (paths are relative to the directory lab runs in)",
+                    self.config
+                ),
+            }),
+        }
+    }
+}
