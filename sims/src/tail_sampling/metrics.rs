@@ -107,4 +107,22 @@ pub(super) const METRICS: &[MetricDef] = &[
         "storage_usd_month / vendor_usd_month",
         Better::Lower,
     ),
+    m(
+        "pending_traces_at_end",
+        "traces",
+        "undecided traces held when the simulated window ends",
+        Better::Lower,
+    ),
+    m(
+        "buffer_mb_at_end",
+        "MB",
+        "span memory held for undecided traces when the window ends",
+        Better::Lower,
+    ),
+    m(
+        "total_usd_month",
+        "usd/month",
+        "object storage for traces plus log_gb_month of logs",
+        Better::Lower,
+    ),
 ];

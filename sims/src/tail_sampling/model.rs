@@ -290,6 +290,8 @@ struct Counts {
     fragments: u64,
     peak_pending: u64,
     peak_buffer_spans: u64,
+    /// Pending traces and buffered spans at the end of the simulated window.
+    end_pending: Option<(u64, u64)>,
 }
 
 impl Counts {
@@ -629,6 +631,9 @@ pub(super) fn run(
             }
             Ev::Tick => {
                 c.tick();
+                if now >= horizon && c.counts.end_pending.is_none() {
+                    c.counts.end_pending = Some((c.pending, c.buffered_spans));
+                }
                 // After the horizon, tick on until every trace in flight is decided.
                 if now < horizon || c.pending > 0 || sched.pending() > 0 {
                     sched.schedule_in(SimDuration::from_secs(1), Ev::Tick);
@@ -672,12 +677,22 @@ pub(super) fn run(
         "peak_buffer_mb",
         k.peak_buffer_spans as f64 * p.buffer_bytes_per_span / 1e6,
     );
+    let (end_pending, end_spans) = k.end_pending.unwrap_or((0, 0));
+    out.set("pending_traces_at_end", end_pending as f64);
+    out.set(
+        "buffer_mb_at_end",
+        end_spans as f64 * p.buffer_bytes_per_span / 1e6,
+    );
     let stored_spans_day = k.stored_spans as f64 * day;
     let gb_month = stored_spans_day * p.stored_bytes_per_span * p.retention_days / 1e9;
     out.set("stored_spans_per_day", stored_spans_day);
     out.set("stored_gb_month", gb_month);
     let storage = gb_month * p.storage_usd_per_gb_month;
     out.set("storage_usd_month", storage);
+    out.set(
+        "total_usd_month",
+        (gb_month + p.log_gb_month) * p.storage_usd_per_gb_month,
+    );
     // The vendor is billed on every span ingested (no tail sampling in front), 30-day month.
     let vendor = k.ingested_spans as f64 * day * 30.0 / 1e6 * p.vendor_usd_per_million_spans;
     out.set("vendor_usd_month", vendor);

@@ -59,6 +59,9 @@ pub struct TailSamplingParams {
     pub retention_days: f64,
     /// Object storage price, $/GB-month. Default 0.023 (S3 Standard list price).
     pub storage_usd_per_gb_month: f64,
+    /// Log volume kept beside the traces (Loki), GB. Default 0 (not modelled; the scenario
+    /// sets the article's figure).
+    pub log_gb_month: f64,
     /// Vendor ingest price, $/million spans. Default 31 (article).
     pub vendor_usd_per_million_spans: f64,
     /// Simulated hours; per-day metrics are scaled to 24 h. Default 24.
@@ -95,6 +98,7 @@ impl Default for TailSamplingParams {
             stored_bytes_per_span: 200.0,
             retention_days: 30.0,
             storage_usd_per_gb_month: 0.023,
+            log_gb_month: 0.0,
             vendor_usd_per_million_spans: 31.0,
             sim_hours: 24.0,
         }
