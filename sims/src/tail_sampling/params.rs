@@ -12,7 +12,8 @@ use crate::params::{
 #[serde(deny_unknown_fields, default)]
 pub struct TailSamplingParams {
     /// Collector config: a YAML file (a whole collector config or the tail_sampling block),
-    /// relative to the directory `lab` runs in. Default: the article's config.
+    /// relative to the directory `lab` runs in, or `builtin:article-01` (the default), the
+    /// article's config compiled into the lab.
     pub config: String,
     /// Inline YAML instead of `config` (handy for tests and quick variants).
     pub config_yaml: Option<String>,
@@ -71,7 +72,7 @@ pub struct TailSamplingParams {
 impl Default for TailSamplingParams {
     fn default() -> Self {
         TailSamplingParams {
-            config: "datasets/otel/article-01.yaml".into(),
+            config: BUILTIN_ARTICLE.into(),
             config_yaml: None,
             collector_version: "0.150.0".into(),
             invert_mode: None,
@@ -104,6 +105,10 @@ impl Default for TailSamplingParams {
         }
     }
 }
+
+/// The name of the article's config compiled into the lab.
+pub const BUILTIN_ARTICLE: &str = "builtin:article-01";
+const ARTICLE_YAML: &str = include_str!("../../../datasets/otel/article-01.yaml");
 
 /// `X.Y.Z` as a comparable triple.
 pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
@@ -209,6 +214,7 @@ impl TailSamplingParams {
     pub fn config_text(&self) -> Result<String, ParamsError> {
         match &self.config_yaml {
             Some(y) => Ok(y.clone()),
+            None if self.config == BUILTIN_ARTICLE => Ok(ARTICLE_YAML.to_string()),
             None => std::fs::read_to_string(&self.config).map_err(|e| ParamsError::Invalid {
                 path: "config".into(),
                 message: format!(
