@@ -107,7 +107,7 @@ impl Default for TailSamplingParams {
 }
 
 /// The name of the article's config compiled into the lab.
-pub const BUILTIN_ARTICLE: &str = "builtin:article-01";
+const BUILTIN_ARTICLE: &str = "builtin:article-01";
 const ARTICLE_YAML: &str = include_str!("../../../datasets/otel/article-01.yaml");
 
 /// `X.Y.Z` as a comparable triple.
