@@ -9,6 +9,7 @@
 
 pub mod ab_testing;
 pub mod des;
+pub mod idempotency;
 pub mod params;
 pub mod queue;
 pub mod registry;

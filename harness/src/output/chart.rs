@@ -211,7 +211,13 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         } else {
             format!("{names} [{unit}]")
         }
-    }) + " (mean, 95% CI band)";
+    });
+    // The band note only when the axis has room for it (about 55 characters at 20 px).
+    let y_label = if y_label.chars().count() <= 36 {
+        y_label + " (mean, 95% CI band)"
+    } else {
+        y_label
+    };
     let mut title = spec.title.clone();
     if (spec.log_x && !log_x) || (spec.log_y && !log_y) {
         title.push_str(" (linear axis: values ≤ 0)");

@@ -1,0 +1,62 @@
+//! The metrics the `idempotency` room emits. Names are a contract other tools read.
+
+use crate::simulation::{Better, MetricDef};
+
+const fn m(
+    name: &'static str,
+    unit: &'static str,
+    description: &'static str,
+    better: Better,
+) -> MetricDef {
+    MetricDef {
+        name,
+        unit,
+        description,
+        better,
+    }
+}
+
+pub(super) const METRICS: &[MetricDef] = &[
+    m(
+        "double_charges_per_10k",
+        "per 10k",
+        "extra charges beyond one per logical payment",
+        Better::Lower,
+    ),
+    m(
+        "false_dedupes_per_10k",
+        "per 10k",
+        "genuine payments told 'paid' by another payment's replay, never charged",
+        Better::Lower,
+    ),
+    m(
+        "conflicts_per_10k",
+        "per 10k",
+        "409 'in flight' answers sent",
+        Better::Lower,
+    ),
+    m(
+        "wrong_answers_per_10k",
+        "per 10k",
+        "409 answers for a payment that had already completed",
+        Better::Lower,
+    ),
+    m(
+        "failed_payments_per_10k",
+        "per 10k",
+        "payments the client gave up on without a success",
+        Better::Lower,
+    ),
+    m(
+        "p99_latency_ms",
+        "ms",
+        "99th percentile time from first tap to a success",
+        Better::Lower,
+    ),
+    m(
+        "table_rows_steady_state",
+        "rows",
+        "idempotency keys held: keys per day x TTL (a year's worth without TTL)",
+        Better::Lower,
+    ),
+];
