@@ -171,7 +171,8 @@ pub struct ClaimResult {
     pub id: String,
     pub text: String,
     pub metric: String,
-    /// Index into `points`.
+    /// The `index` of the point it was judged at (not a position in `points`, which a shard
+    /// may leave incomplete).
     pub point: usize,
     pub expected: Expected,
     /// The model's estimate, absent when not run.

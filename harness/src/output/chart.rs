@@ -130,8 +130,6 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
     let _ = all_values;
     let log_x = spec.log_x && xs_positive;
     let log_y = spec.log_y && ys_positive;
-    let tx = |v: f64| v;
-    let ty = |v: f64| v;
 
     let series_of = |p: &crate::summary::PointResult| {
         spec.series
@@ -152,11 +150,9 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
             let mut pts: Vec<(f64, f64, f64, f64)> = points
                 .iter()
                 .filter(|(_, p)| &series_of(p) == sv)
-                .filter_map(|(x, p)| {
-                    p.metrics
-                        .get(m)
-                        .map(|e| (tx(*x), ty(e.mean), ty(e.ci95[0]), ty(e.ci95[1])))
-                })
+                .filter_map(|(x, p)| p.metrics.get(m).map(|e| (*x, e.mean, e.ci95[0], e.ci95[1])))
+                // plotters loops forever choosing ticks near f64::MAX: leave such points out.
+                .filter(|q| [q.0, q.1, q.2, q.3].iter().all(|v| v.abs() < 1e300))
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             if pts.is_empty() {
@@ -181,9 +177,9 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
             let Some((x, _)) = points.iter().find(|(_, p)| p.index == c.point) else {
                 continue;
             };
-            let mark = mark_for(&c.expected, &ty);
+            let mark = mark_for(&c.expected);
             claims.push(ClaimMark {
-                x: tx(*x),
+                x: *x,
                 mark,
                 verdict: c.verdict,
             });
@@ -327,23 +323,16 @@ fn legend_corner(
     .unwrap_or((SeriesLabelPosition::UpperLeft, 0))
 }
 
-fn mark_for(e: &Expected, ty: &dyn Fn(f64) -> f64) -> Mark {
+fn mark_for(e: &Expected) -> Mark {
     let (lo, hi) = e.range();
     if let Some(v) = e.approx {
-        Mark::Approx {
-            v: ty(v),
-            lo: ty(lo),
-            hi: ty(hi),
-        }
+        Mark::Approx { v, lo, hi }
     } else if lo.is_finite() && hi.is_finite() {
-        Mark::Range {
-            lo: ty(lo),
-            hi: ty(hi),
-        }
+        Mark::Range { lo, hi }
     } else if hi.is_finite() {
-        Mark::Below(ty(hi))
+        Mark::Below(hi)
     } else {
-        Mark::Above(ty(lo))
+        Mark::Above(lo)
     }
 }
 
