@@ -31,6 +31,21 @@ pub struct MetricDef {
 }
 
 impl MetricDef {
+    /// A metric definition (a `const fn`, so rooms list their metrics in a `const` table).
+    pub const fn new(
+        name: &'static str,
+        unit: &'static str,
+        description: &'static str,
+        better: Better,
+    ) -> MetricDef {
+        MetricDef {
+            name,
+            unit,
+            description,
+            better,
+        }
+    }
+
     /// Whether `name` is this metric (exactly, or by its `<N>` template).
     pub fn matches(&self, name: &str) -> bool {
         match self.name.strip_suffix("<N>") {
@@ -100,5 +115,56 @@ pub trait Simulation: Sync {
     /// The definition of metric `name`, if this room emits it.
     fn metric_def(&self, name: &str) -> Option<&'static MetricDef> {
         self.metrics().iter().find(|m| m.matches(name))
+    }
+}
+
+/// Test support shared by the rooms' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::collections::BTreeMap;
+
+    use super::{RunContext, Simulation};
+    use crate::des::RngStreams;
+    use crate::stats::Estimate;
+
+    /// Runs `replications` replications of `sim` on `params` in parallel threads (seeded
+    /// `seed`, point 0) and estimates every metric across them.
+    pub(crate) fn replicate(
+        sim: &dyn Simulation,
+        params: &str,
+        replications: u32,
+        seed: u64,
+    ) -> BTreeMap<String, Estimate> {
+        let t: toml::Table = params.parse().expect("test params are valid TOML");
+        sim.check(&t).expect("valid params");
+        let outcomes: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..replications)
+                .map(|r| {
+                    let t = &t;
+                    s.spawn(move || {
+                        let ctx = RunContext {
+                            streams: RngStreams::new(seed, 0, r as u64),
+                            point: 0,
+                            replication: r,
+                        };
+                        sim.run(t, &ctx).expect("run succeeds")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
+        });
+        let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for o in outcomes {
+            for (k, v) in o.metrics {
+                by_metric.entry(k).or_default().push(v);
+            }
+        }
+        by_metric
+            .into_iter()
+            .map(|(k, v)| (k, Estimate::from_samples(&v)))
+            .collect()
     }
 }

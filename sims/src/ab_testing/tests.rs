@@ -1,7 +1,6 @@
 //! Monte Carlo against exact values, within 4 standard errors at fixed seeds.
 
 use super::*;
-use crate::des::RngStreams;
 use crate::stats::Estimate;
 
 const Z_GATE: f64 = 4.0;
@@ -10,27 +9,11 @@ fn table(s: &str) -> toml::Table {
     s.parse().expect("valid TOML")
 }
 
-/// Runs `reps` replications in threads and estimates `metric`.
+/// Estimates `metric` over `reps` replications.
 fn estimate(params: &str, metric: &str, reps: u32, seed: u64) -> Estimate {
-    let t = table(params);
-    AbTesting.check(&t).expect("valid params");
-    let xs: Vec<f64> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..reps)
-            .map(|r| {
-                let t = &t;
-                s.spawn(move || {
-                    let ctx = RunContext {
-                        streams: RngStreams::new(seed, 0, r as u64),
-                        point: 0,
-                        replication: r,
-                    };
-                    AbTesting.run(t, &ctx).unwrap().metrics[metric]
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    Estimate::from_samples(&xs)
+    crate::simulation::testing::replicate(&AbTesting, params, reps, seed)
+        .remove(metric)
+        .unwrap_or_else(|| panic!("{metric} not produced"))
 }
 
 fn assert_close(e: &Estimate, exact: f64, what: &str) {

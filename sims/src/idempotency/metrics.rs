@@ -2,58 +2,44 @@
 
 use crate::simulation::{Better, MetricDef};
 
-const fn m(
-    name: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    better: Better,
-) -> MetricDef {
-    MetricDef {
-        name,
-        unit,
-        description,
-        better,
-    }
-}
-
 pub(super) const METRICS: &[MetricDef] = &[
-    m(
+    MetricDef::new(
         "double_charges_per_10k",
         "per 10k",
         "extra charges beyond one per logical payment",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "false_dedupes_per_10k",
         "per 10k",
         "genuine payments told 'paid' by another payment's replay, never charged",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "conflicts_per_10k",
         "per 10k",
         "409 'in flight' answers sent",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "wrong_answers_per_10k",
         "per 10k",
         "409 answers for a payment that had already completed",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "failed_payments_per_10k",
         "per 10k",
         "payments the client gave up on without a success",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "p99_latency_ms",
         "ms",
         "99th percentile time from first tap to a success",
         Better::Lower,
     ),
-    m(
+    MetricDef::new(
         "table_rows_steady_state",
         "rows",
         "idempotency keys held: keys per day x TTL (a year's worth without TTL)",

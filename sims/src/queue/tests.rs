@@ -16,36 +16,8 @@ fn table(s: &str) -> toml::Table {
     s.parse().expect("test params are valid TOML")
 }
 
-/// Runs `reps` replications (in parallel threads) and estimates every metric.
 fn estimate(params: &str, seed: u64) -> BTreeMap<String, Estimate> {
-    let t = table(params);
-    Queue.check(&t).expect("valid params");
-    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..REPLICATIONS)
-            .map(|r| {
-                let t = &t;
-                s.spawn(move || {
-                    let ctx = RunContext {
-                        streams: RngStreams::new(seed, 0, r as u64),
-                        point: 0,
-                        replication: r,
-                    };
-                    Queue.run(t, &ctx).expect("run succeeds")
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for o in outcomes {
-        for (k, v) in o.metrics {
-            by_metric.entry(k).or_default().push(v);
-        }
-    }
-    by_metric
-        .into_iter()
-        .map(|(k, v)| (k, Estimate::from_samples(&v)))
-        .collect()
+    crate::simulation::testing::replicate(&Queue, params, REPLICATIONS, seed)
 }
 
 fn assert_close(est: &BTreeMap<String, Estimate>, metric: &str, exact: f64) {
