@@ -523,6 +523,7 @@ pub(super) fn run(
     let unit =
         |r: &mut crate::des::Stream| (r.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
 
+    let mut ticking = true;
     while let Some((now, ev)) = sched.pop() {
         match ev {
             Ev::Request => {
@@ -593,6 +594,12 @@ pub(super) fn run(
                 }
             }
             Ev::Spans { meta, root, both } => {
+                if !ticking {
+                    // Resume on the 1 s grid the ticks kept before.
+                    let next = (now.0 / 1_000_000_000 + 1) * 1_000_000_000;
+                    sched.schedule_in(SimDuration(next - now.0), Ev::Tick);
+                    ticking = true;
+                }
                 let (clo, chi) = (
                     meta.start + meta.duration / 20,
                     meta.start + meta.duration * 9 / 10,
@@ -634,9 +641,13 @@ pub(super) fn run(
                 if now >= horizon && c.counts.end_pending.is_none() {
                     c.counts.end_pending = Some((c.pending, c.buffered_spans));
                 }
-                // After the horizon, tick on until every trace in flight is decided.
-                if now < horizon || c.pending > 0 || sched.pending() > 0 {
+                // After the horizon, tick only while traces wait for a decision; late spans
+                // of far-off roots restart the clock (see `Ev::Spans`) instead of ticking
+                // through empty hours.
+                if now < horizon || c.pending > 0 {
                     sched.schedule_in(SimDuration::from_secs(1), Ev::Tick);
+                } else {
+                    ticking = false;
                 }
             }
         }

@@ -182,6 +182,20 @@ impl TailSamplingParams {
         }
         require_positive("latency_median_ms", self.latency_median_ms)?;
         require_non_negative("latency_sigma", self.latency_sigma)?;
+        if self.latency_sigma > 4.0 {
+            return Err(ParamsError::out_of_range(
+                "latency_sigma",
+                self.latency_sigma,
+                "at most 4 (a wider lognormal puts requests at days)",
+            ));
+        }
+        if self.latency_median_ms > 3.6e6 || self.probe_latency_ms > 3.6e6 {
+            return Err(ParamsError::out_of_range(
+                "latency_median_ms",
+                self.latency_median_ms.max(self.probe_latency_ms),
+                "request durations up to an hour",
+            ));
+        }
         require_non_negative("probe_latency_ms", self.probe_latency_ms)?;
         require_positive("slow_threshold_ms", self.slow_threshold_ms)?;
         if !(self.spans_per_trace >= 1.0 && self.spans_per_trace <= 10_000.0) {
@@ -192,6 +206,13 @@ impl TailSamplingParams {
             ));
         }
         require_positive("export_interval_s", self.export_interval_s)?;
+        if self.export_interval_s > 3600.0 {
+            return Err(ParamsError::out_of_range(
+                "export_interval_s",
+                self.export_interval_s,
+                "at most 3600 s",
+            ));
+        }
         require_non_negative("buffer_bytes_per_span", self.buffer_bytes_per_span)?;
         require_non_negative("stored_bytes_per_span", self.stored_bytes_per_span)?;
         require_non_negative("retention_days", self.retention_days)?;
