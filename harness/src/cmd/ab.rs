@@ -19,6 +19,9 @@ fn open_unit(name: &str, v: f64) -> Result<(), LabError> {
 }
 
 fn thousands(n: f64) -> String {
+    if n.is_nan() || n >= 1e15 {
+        return format!("{n:.3e}");
+    }
     let s = format!("{}", n as u64);
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
