@@ -11,8 +11,9 @@ use std::sync::{Mutex, OnceLock};
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
-/// Grid step on the S scale. 0.05 reproduces the published constants to 4 decimals.
-const GRID_STEP: f64 = 0.05;
+/// Grid step on the S scale (increments have SD 1). With Simpson weights 0.1 reproduces the
+/// published constants to 4 decimals.
+const GRID_STEP: f64 = 0.1;
 /// Where an infinite bound is cut: the density beyond 9 standard deviations is < 1e-18.
 const FAR: f64 = 9.0;
 
@@ -162,7 +163,7 @@ pub fn total_alpha(bounds: &[f64]) -> f64 {
 fn bisect(lo: f64, hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 {
     // f decreases in its argument (higher bounds, less α).
     let (mut lo, mut hi) = (lo, hi);
-    for _ in 0..45 {
+    for _ in 0..32 {
         let mid = 0.5 * (lo + hi);
         if f(mid) > target {
             lo = mid;
