@@ -161,9 +161,16 @@ pub fn total_alpha(bounds: &[f64]) -> f64 {
 }
 
 fn bisect(lo: f64, hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 {
-    // f decreases in its argument (higher bounds, less α).
+    // f decreases in its argument (higher bounds, less α). Widen the bracket until it holds
+    // the target: tiny α needs bounds above 6, large α bounds near 0.
     let (mut lo, mut hi) = (lo, hi);
-    for _ in 0..32 {
+    while f(hi) > target && hi < 40.0 {
+        hi *= 1.5;
+    }
+    while f(lo) < target && lo > 1e-6 {
+        lo /= 2.0;
+    }
+    for _ in 0..40 {
         let mid = 0.5 * (lo + hi);
         if f(mid) > target {
             lo = mid;

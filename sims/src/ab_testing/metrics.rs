@@ -12,7 +12,7 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "power",
         "fraction",
-        "share of experiments that declare a difference when the arms differ",
+        "share of experiments that declare the truly better arm better when the arms differ",
         Better::Higher,
     ),
     MetricDef::new(

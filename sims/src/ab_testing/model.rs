@@ -322,7 +322,9 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
             Assignment::User => exp.run_user_level(p.users_per_arm, &mut rng),
             Assignment::Session => exp.run_session_level(&mut rng),
         };
-        if d.sign != 0 {
+        // Under H1 power counts rejections in the right direction only; under H0 any
+        // rejection is a false positive.
+        if (truth == 0 && d.sign != 0) || (truth != 0 && d.sign == truth) {
             rejected += 1;
         }
         if d.sign == truth {
@@ -360,9 +362,7 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
     // The calculator's answer for this scenario's planning inputs.
     let n = match p.metric {
         TestedMetric::Rpu => {
-            let cv = p
-                .mde_cv
-                .unwrap_or_else(|| rpu_cv(p.conversion_a, p.price_cv));
+            let cv = p.mde_cv.unwrap_or_else(|| rpu_cv_with_renewals(p));
             n_per_arm_t(cv, p.mde_lift, p.alpha, p.target_power)
         }
         TestedMetric::Conversion => n_per_arm_proportions(
@@ -386,7 +386,7 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
         let mut rng = streams.stream("half-sample");
         let user_level = Experiment::new(p);
         let wins = (0..p.experiments)
-            .filter(|_| user_level.run_user_level(half, &mut rng).sign != 0)
+            .filter(|_| user_level.run_user_level(half, &mut rng).sign == truth)
             .count();
         let half_power = wins as f64 / m;
         out.set("power_half_sample_user_level", half_power);

@@ -217,11 +217,12 @@ impl AbTestingParams {
         if let Some(s) = self.prior_sd {
             require_positive("prior_sd", s)?;
         }
-        if !(self.sessions_per_user.is_finite() && self.sessions_per_user >= 1.0) {
+        if !(self.sessions_per_user.is_finite() && (1.0..=1000.0).contains(&self.sessions_per_user))
+        {
             return Err(ParamsError::out_of_range(
                 "sessions_per_user",
                 self.sessions_per_user,
-                "a mean of at least 1 session",
+                "a mean of 1 to 1000 sessions",
             ));
         }
         if self.experiments == 0 {

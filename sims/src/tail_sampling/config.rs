@@ -165,10 +165,43 @@ pub fn parse(yaml: &str) -> Result<TailConfig, ConfigError> {
             return Err(err(&p(name), format!("unknown setting `{name}`")));
         }
     }
+    // Settings that change behaviour but are not modelled are refused, not ignored.
+    for k in [
+        "decision_wait_after_root_received",
+        "maximum_trace_size_bytes",
+    ] {
+        if get(m, k).is_some() {
+            return Err(err(
+                &p(k),
+                format!("`{k}` is not modelled by claimlab yet; remove it to simulate without it"),
+            ));
+        }
+    }
+    if get(m, "block_on_overflow").and_then(|v| v.as_bool()) == Some(true) {
+        return Err(err(
+            &p("block_on_overflow"),
+            "blocking ingestion is not modelled; only the default (false: evict the oldest trace) is",
+        ));
+    }
+    if let Some(v) = get(m, "sampling_strategy") {
+        let s = string(v, &p("sampling_strategy"))?;
+        if s != "trace-complete" {
+            return Err(err(
+                &p("sampling_strategy"),
+                format!("`{s}` is not modelled; only trace-complete (the default) is"),
+            ));
+        }
+    }
     let decision_wait_s = match get(m, "decision_wait") {
         Some(v) => parse_duration_s(&string(v, &p("decision_wait"))?, &p("decision_wait"))?,
         None => 30.0,
     };
+    if !(decision_wait_s > 0.0 && decision_wait_s <= 3600.0) {
+        return Err(err(
+            &p("decision_wait"),
+            "expected a duration above 0 and at most 1h",
+        ));
+    }
     let num_traces = match get(m, "num_traces") {
         Some(v) => {
             let n = int(v, &p("num_traces"))?;
@@ -261,6 +294,51 @@ fn policy(v: &Value, path: &str, leaves: &mut usize, top: bool) -> Result<Policy
     };
     let ty = get(m, "type").ok_or_else(|| err(path, "a policy needs a type"))?;
     let ty = string(ty, &format!("{path}.type"))?;
+    if !top && (ty == "and" || ty == "drop") {
+        return Err(err(
+            &format!("{path}.type"),
+            format!("`{ty}` cannot be a sub-policy (upstream: unknown sampling policy type {ty})"),
+        ));
+    }
+    // Like the collector's config decoder, refuse keys it does not know.
+    for k in m.keys() {
+        let k = k.as_str().unwrap_or("?");
+        if k != "name" && k != "type" && k != ty {
+            return Err(err(
+                &format!("{path}.{k}"),
+                format!("unknown key `{k}` for a policy of type {ty}"),
+            ));
+        }
+    }
+    let allowed: &[&str] = match ty.as_str() {
+        "status_code" => &["status_codes"],
+        "latency" => &["threshold_ms", "upper_threshold_ms"],
+        "string_attribute" => &[
+            "key",
+            "values",
+            "enabled_regex_matching",
+            "cache_max_size",
+            "invert_match",
+        ],
+        "numeric_attribute" => &["key", "min_value", "max_value", "invert_match"],
+        "boolean_attribute" => &["key", "value", "invert_match"],
+        "probabilistic" => &["hash_salt", "sampling_percentage"],
+        "and" => &["and_sub_policy"],
+        "drop" => &["drop_sub_policy"],
+        "not" => &["not_sub_policy"],
+        _ => &[],
+    };
+    if let Some(section) = get(m, &ty).and_then(|v| v.as_mapping()) {
+        for k in section.keys() {
+            let k = k.as_str().unwrap_or("?");
+            if !allowed.contains(&k) {
+                return Err(err(
+                    &format!("{path}.{ty}.{k}"),
+                    format!("unknown setting `{k}` (known: {})", allowed.join(", ")),
+                ));
+            }
+        }
+    }
     let section = |key: &str| -> Result<&Mapping, ConfigError> {
         let s = get(m, key)
             .ok_or_else(|| err(path, format!("missing `{key}` settings for type {ty}")))?;

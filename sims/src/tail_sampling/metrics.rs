@@ -90,7 +90,7 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "cost_ratio",
         "ratio",
-        "storage_usd_month / vendor_usd_month",
+        "total_usd_month / vendor_usd_month (the whole self-hosted bill against the vendor)",
         Better::Lower,
     ),
     MetricDef::new(

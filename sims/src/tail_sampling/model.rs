@@ -47,9 +47,6 @@ struct Meta {
     id: u128,
     route: u16,
     probe: bool,
-    start: u64,
-    duration: u64,
-    spans: u32,
     error_root: bool,
     error_child: bool,
     slow: bool,
@@ -58,14 +55,24 @@ struct Meta {
 #[derive(Clone, Copy, Debug)]
 enum Ev {
     Request,
-    /// A batch of a trace's spans reaches the collector: the root's batch (with the children
-    /// too when `both`) or the children's.
-    Spans {
-        meta: Meta,
-        root: bool,
-        both: bool,
-    },
+    /// One SDK export batch of a trace's spans reaches the collector.
+    Spans(Batch),
     Tick,
+}
+
+/// One export batch: which spans of which trace.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    meta: Meta,
+    /// The batch carries the root span.
+    root: bool,
+    /// An earlier batch of this trace was exported (so a new entry is a fragment).
+    after_first: bool,
+    /// Span window, ns.
+    lo: u64,
+    hi: u64,
+    spans: u32,
+    error: bool,
 }
 
 /// A trace (or fragment) the collector holds.
@@ -154,7 +161,7 @@ impl TraceView for View<'_> {
     fn trace_id(&self) -> [u8; 16] {
         self.e.meta.id.to_be_bytes()
     }
-    fn attr_hit(&self, leaf: usize, _key: &str, _hit: &dyn Fn(&AttrValue) -> bool) -> bool {
+    fn attr_hit(&self, leaf: usize, _key: &str, _hit: &dyn Fn(&AttrValue, bool) -> bool) -> bool {
         // Only the root (server) span carries the path attribute.
         self.e.root
             && self
@@ -181,8 +188,8 @@ impl TraceView for RouteTrace {
     fn trace_id(&self) -> [u8; 16] {
         [0; 16]
     }
-    fn attr_hit(&self, _leaf: usize, key: &str, hit: &dyn Fn(&AttrValue) -> bool) -> bool {
-        self.attrs.iter().any(|(k, v)| k == key && hit(v))
+    fn attr_hit(&self, _leaf: usize, key: &str, hit: &dyn Fn(&AttrValue, bool) -> bool) -> bool {
+        self.attrs.iter().any(|(k, v)| k == key && hit(v, false))
     }
     fn any_status(&self, _codes: &[StatusCode]) -> bool {
         false
@@ -556,9 +563,6 @@ pub(super) fn run(
                         id: ((ids.next_u64() as u128) << 64) | ids.next_u64() as u128,
                         route: route as u16,
                         probe,
-                        start: now.0,
-                        duration,
-                        spans,
                         error_root: err && !on_child,
                         error_child: on_child,
                         slow: dur_ms >= p.slow_threshold_ms,
@@ -566,75 +570,79 @@ pub(super) fn run(
                     // Each service exports on its own 5 s schedule: a random phase per trace.
                     let phase = rng.next_u64() % export;
                     let export_at = |t: u64| ((t + phase) / export + 1) * export - phase;
-                    let root_at = export_at(now.0 + duration);
-                    let child_at = export_at(now.0 + duration * 9 / 10);
-                    let both = spans > 1 && child_at >= root_at;
-                    if spans > 1 && !both {
-                        sched.schedule_in(
-                            SimDuration(child_at - now.0),
-                            Ev::Spans {
+                    // Spans are exported at the service's next export tick after they end:
+                    // the first child early (at 5% of the request), the other children by
+                    // 90%, the root at the end. Spans sharing a tick travel together.
+                    let start = now.0;
+                    let first_end = start + duration / 20;
+                    let rest_end = start + duration * 9 / 10;
+                    let end = start + duration;
+                    let mut batches: Vec<(u64, Batch)> = Vec::with_capacity(3);
+                    let mut add = |at: u64, root: bool, lo: u64, hi: u64, n: u32, error: bool| {
+                        if n == 0 {
+                            return;
+                        }
+                        if let Some((t, b)) = batches.last_mut() {
+                            if *t == at {
+                                b.root |= root;
+                                b.lo = b.lo.min(lo);
+                                b.hi = b.hi.max(hi);
+                                b.spans += n;
+                                b.error |= error;
+                                return;
+                            }
+                        }
+                        let after_first = !batches.is_empty();
+                        batches.push((
+                            at,
+                            Batch {
                                 meta,
-                                root: false,
-                                both: false,
+                                root,
+                                after_first,
+                                lo,
+                                hi,
+                                spans: n,
+                                error,
                             },
+                        ));
+                    };
+                    if spans > 1 {
+                        let child_err_first = meta.error_child && spans == 2;
+                        add(
+                            export_at(first_end),
+                            false,
+                            start + duration / 50,
+                            first_end,
+                            1,
+                            child_err_first,
+                        );
+                        add(
+                            export_at(rest_end),
+                            false,
+                            first_end,
+                            rest_end,
+                            spans - 2,
+                            meta.error_child && spans > 2,
                         );
                     }
-                    sched.schedule_in(
-                        SimDuration(root_at - now.0),
-                        Ev::Spans {
-                            meta,
-                            root: true,
-                            both,
-                        },
-                    );
+                    add(export_at(end), true, start, end, 1, meta.error_root);
+                    for (at, b) in batches {
+                        sched.schedule_in(SimDuration(at - now.0), Ev::Spans(b));
+                    }
                     sched.schedule_in(
                         SimDuration::from_secs_f64(gaps.sample(&mut rng)),
                         Ev::Request,
                     );
                 }
             }
-            Ev::Spans { meta, root, both } => {
+            Ev::Spans(b) => {
                 if !ticking {
                     // Resume on the 1 s grid the ticks kept before.
                     let next = (now.0 / 1_000_000_000 + 1) * 1_000_000_000;
                     sched.schedule_in(SimDuration(next - now.0), Ev::Tick);
                     ticking = true;
                 }
-                let (clo, chi) = (
-                    meta.start + meta.duration / 20,
-                    meta.start + meta.duration * 9 / 10,
-                );
-                if root && both {
-                    c.spans(
-                        meta,
-                        true,
-                        false,
-                        meta.start,
-                        meta.start + meta.duration,
-                        meta.spans,
-                        meta.error_root || meta.error_child,
-                    );
-                } else if root {
-                    c.spans(
-                        meta,
-                        true,
-                        meta.spans > 1,
-                        meta.start,
-                        meta.start + meta.duration,
-                        1,
-                        meta.error_root,
-                    );
-                } else {
-                    c.spans(
-                        meta,
-                        false,
-                        false,
-                        clo,
-                        chi,
-                        meta.spans - 1,
-                        meta.error_child,
-                    );
-                }
+                c.spans(b.meta, b.root, b.after_first, b.lo, b.hi, b.spans, b.error);
             }
             Ev::Tick => {
                 c.tick();
@@ -700,15 +708,13 @@ pub(super) fn run(
     out.set("stored_gb_month", gb_month);
     let storage = gb_month * p.storage_usd_per_gb_month;
     out.set("storage_usd_month", storage);
-    out.set(
-        "total_usd_month",
-        (gb_month + p.log_gb_month) * p.storage_usd_per_gb_month,
-    );
+    let total = (gb_month + p.log_gb_month) * p.storage_usd_per_gb_month;
+    out.set("total_usd_month", total);
     // The vendor is billed on every span ingested (no tail sampling in front), 30-day month.
     let vendor = k.ingested_spans as f64 * day * 30.0 / 1e6 * p.vendor_usd_per_million_spans;
     out.set("vendor_usd_month", vendor);
     if vendor > 0.0 {
-        out.set("cost_ratio", storage / vendor);
+        out.set("cost_ratio", total / vendor);
     }
     out
 }

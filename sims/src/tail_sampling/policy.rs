@@ -48,14 +48,25 @@ pub enum AttrValue {
 }
 
 impl AttrValue {
-    /// Upstream's string form (pcommon `AsString`).
-    pub fn as_string(&self) -> String {
+    /// pcommon `Value.Str()`: the string, or "" for any other type.
+    pub fn str(&self) -> &str {
         match self {
-            AttrValue::Str(s) => s.clone(),
-            AttrValue::Int(i) => i.to_string(),
-            AttrValue::Double(d) => d.to_string(),
-            AttrValue::Bool(b) => b.to_string(),
+            AttrValue::Str(s) => s,
+            _ => "",
         }
+    }
+
+    /// pcommon `Value.Int()`: the integer, or 0 for any other type.
+    pub fn int(&self) -> i64 {
+        match self {
+            AttrValue::Int(i) => *i,
+            _ => 0,
+        }
+    }
+
+    /// pcommon `Value.Bool()`: the boolean, or false for any other type.
+    pub fn boolean(&self) -> bool {
+        matches!(self, AttrValue::Bool(true))
     }
 }
 
@@ -63,9 +74,10 @@ impl AttrValue {
 pub trait TraceView {
     /// The 16 trace-id bytes in wire order.
     fn trace_id(&self) -> [u8; 16];
-    /// Whether any resource (first) or span attribute `key` satisfies `hit`. `leaf` identifies
-    /// the policy, so views may memoise per policy.
-    fn attr_hit(&self, leaf: usize, key: &str, hit: &dyn Fn(&AttrValue) -> bool) -> bool;
+    /// Whether any resource (first) or span attribute `key` satisfies `hit`, which is told
+    /// whether the value is a resource attribute. `leaf` identifies the policy, so views may
+    /// memoise per policy.
+    fn attr_hit(&self, leaf: usize, key: &str, hit: &dyn Fn(&AttrValue, bool) -> bool) -> bool;
     /// Whether any span has one of `codes`.
     fn any_status(&self, codes: &[StatusCode]) -> bool;
     /// Span (start, end) times in ns, in arrival order.
@@ -201,11 +213,17 @@ impl Policy {
             } => {
                 // Upstream checks the running window span by span and stops at the first
                 // satisfying window (issue #43948: with an upper bound, order matters).
-                let (mut lo, mut hi) = (u64::MAX, 0u64);
+                // Upstream treats a zero min or max time as unset, so a span starting at
+                // t = 0 has its start replaced by the next span's.
+                let (mut lo, mut hi) = (0u64, 0u64);
                 let mut hit = false;
                 t.for_each_span(&mut |s, e| {
-                    lo = lo.min(s);
-                    hi = hi.max(e);
+                    if lo == 0 || s < lo {
+                        lo = s;
+                    }
+                    if hi == 0 || e > hi {
+                        hi = e;
+                    }
                     let ms = (hi.saturating_sub(lo) / 1_000_000) as i64;
                     hit = if *upper_threshold_ms == 0 {
                         if sem.latency_lower_inclusive {
@@ -231,14 +249,16 @@ impl Policy {
                 regexes,
                 invert,
             } => {
-                let hit = t.attr_hit(*leaf, key, &|v| {
-                    let s = v.as_string();
-                    if s.is_empty() {
+                // Upstream compares `Str()`: non-string values read as "", and on spans an
+                // empty string never matches (on resources the matcher still runs on it).
+                let hit = t.attr_hit(*leaf, key, &|v, resource| {
+                    let s = v.str();
+                    if s.is_empty() && !resource {
                         return false;
                     }
                     match regexes {
-                        Some(rs) => rs.iter().any(|r| r.is_match(&s)),
-                        None => values.iter().any(|x| !x.is_empty() && *x == s),
+                        Some(rs) => rs.iter().any(|r| r.is_match(s)),
+                        None => values.iter().any(|x| !x.is_empty() && x == s),
                     }
                 });
                 inverted(hit, *invert)
@@ -250,9 +270,10 @@ impl Policy {
                 max,
                 invert,
             } => {
-                let hit = t.attr_hit(*leaf, key, &|v| match v {
-                    AttrValue::Int(i) => min <= i && i <= max,
-                    _ => false,
+                // `Int()` coerces: a value of another type reads as 0.
+                let hit = t.attr_hit(*leaf, key, &|v, _| {
+                    let i = v.int();
+                    *min <= i && i <= *max
                 });
                 inverted(hit, *invert)
             }
@@ -265,7 +286,8 @@ impl Policy {
                 let hit = t.attr_hit(
                     *leaf,
                     key,
-                    &|v| matches!(v, AttrValue::Bool(b) if b == value),
+                    // `Bool()` coerces: a value of another type reads as false.
+                    &|v, _| v.boolean() == *value,
                 );
                 inverted(hit, *invert)
             }
@@ -288,9 +310,11 @@ impl Policy {
                 }
                 Decision::Sampled
             }
+            // Upstream `not.go` swaps only Sampled and NotSampled; the rest pass through.
             PolicyKind::Not(sub) => match sub.evaluate(t, sem) {
-                Decision::Sampled | Decision::InvertSampled => Decision::NotSampled,
-                _ => Decision::Sampled,
+                Decision::Sampled => Decision::NotSampled,
+                Decision::NotSampled => Decision::Sampled,
+                other => other,
             },
             PolicyKind::Drop(subs) => {
                 for p in subs {

@@ -139,17 +139,21 @@ fn sample_on_first_match_stops_early() {
 #[test]
 fn latency_boundaries() {
     let cfg = policies("  - {name: l, type: latency, latency: {threshold_ms: 5000}}");
+    // Real timestamps are never 0 (upstream treats 0 as unset): spans start at t = 1 s.
     let d = |spans: &[String], sem: &Semantics| decision(&cfg, &one(spans), sem);
-    assert_eq!(d(&[span(0, 4500, "UNSET", "")], &LEGACY), "not_sampled");
-    assert_eq!(d(&[span(0, 5000, "UNSET", "")], &LEGACY), "sampled");
+    assert_eq!(d(&[span(1000, 5500, "UNSET", "")], &LEGACY), "not_sampled");
+    assert_eq!(d(&[span(1000, 6000, "UNSET", "")], &LEGACY), "sampled");
     let exclusive = Semantics {
         latency_lower_inclusive: false,
         ..PLAIN
     };
-    assert_eq!(d(&[span(0, 5000, "UNSET", "")], &exclusive), "not_sampled");
+    assert_eq!(
+        d(&[span(1000, 6000, "UNSET", "")], &exclusive),
+        "not_sampled"
+    );
     assert_eq!(
         d(
-            &[span(0, 3000, "UNSET", ""), span(2500, 5500, "UNSET", "")],
+            &[span(1000, 4000, "UNSET", ""), span(3500, 6500, "UNSET", "")],
             &LEGACY
         ),
         "sampled"
@@ -164,7 +168,11 @@ fn latency_boundaries() {
         (10001, "not_sampled"),
     ] {
         assert_eq!(
-            decision(&bounded, &one(&[span(0, ms, "UNSET", "")]), &LEGACY),
+            decision(
+                &bounded,
+                &one(&[span(1000, 1000 + ms, "UNSET", "")]),
+                &LEGACY
+            ),
             want,
             "{ms} ms"
         );
@@ -309,4 +317,117 @@ fn stable_semconv_key_defeats_the_health_filter() {
         0.5,
     );
     assert!(m["health_traces_kept_fraction"] > 0.04, "{m:?}");
+}
+
+#[test]
+fn not_swaps_only_sampled_and_not_sampled() {
+    // not(invert string on /health) next to an error policy: legacy InvertNotSampled passes
+    // through `not` and still vetoes the error (upstream not.go).
+    let cfg = policies(
+        "  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - name: n\n    type: not\n    not:\n      not_sub_policy: {name: inv, type: string_attribute, string_attribute: {key: http.target, values: [/health], enabled_regex_matching: true, invert_match: true}}",
+    );
+    let t = one(&[span(1, 2, "ERROR", "\"http.target\": \"/health\"")]);
+    assert_eq!(decision(&cfg, &t, &LEGACY), "not_sampled");
+    let plain_not = policies(
+        "  - name: n\n    type: not\n    not:\n      not_sub_policy: {name: s, type: string_attribute, string_attribute: {key: k, values: [v]}}",
+    );
+    assert_eq!(
+        decision(
+            &plain_not,
+            &one(&[span(1, 2, "UNSET", "\"k\": \"v\"")]),
+            &PLAIN
+        ),
+        "not_sampled"
+    );
+    assert_eq!(
+        decision(
+            &plain_not,
+            &one(&[span(1, 2, "UNSET", "\"k\": \"w\"")]),
+            &PLAIN
+        ),
+        "sampled"
+    );
+}
+
+#[test]
+fn attribute_types_follow_pcommon_accessors() {
+    // string_attribute compares Str(): an integer 503 never matches "503".
+    let s = policies(
+        "  - {name: s, type: string_attribute, string_attribute: {key: code, values: ['503']}}",
+    );
+    assert_eq!(
+        decision(&s, &one(&[span(1, 2, "UNSET", "\"code\": 503")]), &PLAIN),
+        "not_sampled"
+    );
+    // numeric_attribute reads a string as 0; boolean_attribute reads a string as false.
+    let n = policies(
+        "  - {name: n, type: numeric_attribute, numeric_attribute: {key: k, min_value: 0, max_value: 10}}",
+    );
+    assert_eq!(
+        decision(&n, &one(&[span(1, 2, "UNSET", "\"k\": \"text\"")]), &PLAIN),
+        "sampled"
+    );
+    let b = policies(
+        "  - {name: b, type: boolean_attribute, boolean_attribute: {key: k, value: false}}",
+    );
+    assert_eq!(
+        decision(&b, &one(&[span(1, 2, "UNSET", "\"k\": \"text\"")]), &PLAIN),
+        "sampled"
+    );
+}
+
+#[test]
+fn latency_treats_a_zero_start_as_unset() {
+    let cfg = policies("  - {name: l, type: latency, latency: {threshold_ms: 2000}}");
+    // [0, 100 ms] then [1000, 2500 ms]: upstream measures 1500 ms, not 2500.
+    let t = one(&[span(0, 100, "UNSET", ""), span(1000, 2500, "UNSET", "")]);
+    assert_eq!(decision(&cfg, &t, &LEGACY), "not_sampled");
+}
+
+#[test]
+fn unmodelled_settings_and_unknown_keys_are_refused() {
+    for (yaml, path) in [
+        (
+            "decision_wait_after_root_received: 1s\npolicies:\n  - {name: a, type: always_sample}",
+            "decision_wait_after_root_received",
+        ),
+        (
+            "block_on_overflow: true\npolicies:\n  - {name: a, type: always_sample}",
+            "block_on_overflow",
+        ),
+        (
+            "sampling_strategy: span-ingest\npolicies:\n  - {name: a, type: always_sample}",
+            "sampling_strategy",
+        ),
+        (
+            "decision_wait: 1000000h\npolicies:\n  - {name: a, type: always_sample}",
+            "decision_wait",
+        ),
+        (
+            "policies:\n  - {name: s, type: string_attribute, string_attribute: {key: k, values: [v], enable_regex_matching: true}}",
+            "policies[0].string_attribute.enable_regex_matching",
+        ),
+        (
+            "policies:\n  - {name: l, type: latency, latency: {threshold_ms: 10, bogus: 1}}",
+            "policies[0].latency.bogus",
+        ),
+        (
+            "policies:\n  - name: a\n    type: and\n    and:\n      and_sub_policy:\n        - {name: d, type: drop, drop: {drop_sub_policy: [{name: x, type: always_sample}]}}",
+            "policies[0].and.and_sub_policy[0].type",
+        ),
+    ] {
+        let e = parse(yaml).expect_err(yaml);
+        assert_eq!(e.path, path, "{e}");
+    }
+}
+
+#[test]
+fn long_requests_are_decided_before_their_spans_arrive() {
+    // Requests of ~8 s: the first child is exported early and the trace is decided 10-11 s
+    // after it arrived, often before the spans that show it is slow (research note §6).
+    let m = run_day(
+        "collector_version = \"0.143.0\"\nlatency_median_ms = 8000.0\nlatency_sigma = 0.5",
+        0.1,
+    );
+    assert!(m["slow_traces_kept_fraction"] < 0.95, "{m:?}");
 }

@@ -103,12 +103,12 @@ impl TraceView for Trace {
         self.id
     }
 
-    fn attr_hit(&self, _leaf: usize, key: &str, hit: &dyn Fn(&AttrValue) -> bool) -> bool {
-        self.resource.iter().any(|(k, v)| k == key && hit(v))
+    fn attr_hit(&self, _leaf: usize, key: &str, hit: &dyn Fn(&AttrValue, bool) -> bool) -> bool {
+        self.resource.iter().any(|(k, v)| k == key && hit(v, true))
             || self
                 .spans
                 .iter()
-                .any(|(_, _, _, attrs)| attrs.iter().any(|(k, v)| k == key && hit(v)))
+                .any(|(_, _, _, attrs)| attrs.iter().any(|(k, v)| k == key && hit(v, false)))
     }
 
     fn any_status(&self, codes: &[StatusCode]) -> bool {
