@@ -80,7 +80,7 @@ pub(crate) fn report(
     }
     let _ = writeln!(
         out,
-        "</dl>\n<h2>Verdicts</h2>\n<p>{}</p>",
+        "</dl>\n<h2 id=\"verdicts\">Verdicts</h2>\n<p>{}</p>",
         escape_html(&d.verdict_counts)
     );
     if d.verdicts.rows.is_empty() {
@@ -89,13 +89,13 @@ pub(crate) fn report(
         table(&mut out, &d.verdicts);
     }
     if let Some(r) = &d.real {
-        out.push_str("<h2>Real kernels</h2>\n");
+        out.push_str("<h2 id=\"real\">Real kernels</h2>\n");
         table(&mut out, r);
     }
-    out.push_str("<h2>Points</h2>\n<p>Mean ± half-width of the 95% confidence interval across replications.</p>\n");
+    out.push_str("<h2 id=\"points\">Points</h2>\n<p>Mean ± half-width of the 95% confidence interval across replications.</p>\n");
     table(&mut out, &d.points);
     if !d.charts.is_empty() {
-        out.push_str("<h2>Charts</h2>\n");
+        out.push_str("<h2 id=\"charts\">Charts</h2>\n");
         for (title, slug) in &d.charts {
             let path = charts_dir.join(format!("{slug}.png"));
             let png = std::fs::read(&path).map_err(io_err(&path))?;

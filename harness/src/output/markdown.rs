@@ -85,6 +85,7 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
             "verdict",
             "reason",
             "article says",
+            "why",
         ]
         .map(String::from)
         .to_vec(),

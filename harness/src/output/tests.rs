@@ -198,6 +198,17 @@ fn reports_put_verdicts_first_and_escape_text() {
     let v = md.find("## Verdicts").unwrap();
     assert!(v < md.find("## Points").unwrap());
     assert!(md.contains("1 holds, 0 fails, 1 inconclusive, 0 not_run"));
+    // Every row has as many cells as the header.
+    let table: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| claim"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    assert!(
+        table.len() >= 3 && table.iter().all(|l| cells(l) == cells(table[0])),
+        "{table:#?}"
+    );
     assert!(md.contains("\\| pipes"), "pipes in cells are escaped");
     assert!(md.contains("![Mean wait vs load](charts/mean-wait-vs-load.png)"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
