@@ -305,7 +305,6 @@ impl Group<'_> {
     }
 
     fn charge_done(&mut self, req: usize) {
-        let now = self.sched.now();
         let crashed = self.reqs[req].epoch != self.epoch;
         let payment = self.reqs[req].payment;
         let key = self.reqs[req].key;
@@ -344,7 +343,6 @@ impl Group<'_> {
                     // Rolled back: the key vanishes although the provider charged; the first
                     // waiter claims it and charges again.
                     self.keys.remove(&key);
-                    let _ = now;
                     for w in waiters {
                         self.arrive(w);
                     }

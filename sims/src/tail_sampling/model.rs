@@ -1,8 +1,9 @@
 //! A day of traffic through one collector's `tail_sampling` processor.
 //!
-//! Requests arrive as a Poisson stream; each is a trace whose spans reach the collector in at
-//! most two SDK export batches: the children (ended by 90% of the request) and the root (at
-//! the end), each at the next export tick of the service's BatchSpanProcessor. The collector
+//! Requests arrive as a Poisson stream; each is a trace whose spans reach the collector in up
+//! to three SDK export batches: the first child (ended at 5% of the request), the other
+//! children (by 90%) and the root (at the end), each at the next export tick of the service's
+//! BatchSpanProcessor; spans sharing a tick travel together. The collector
 //! keeps pending traces in a map bounded by `num_traces` with FIFO eviction, decides a trace
 //! N = decision_wait ticks after the tick its first span arrived in, and handles late spans
 //! through the decision caches, an inherited decision, or as a new fragment trace. Only traces
@@ -79,7 +80,6 @@ struct Batch {
 struct Entry {
     meta: Meta,
     root: bool,
-    children: bool,
     /// Window of the spans received, ns.
     lo: u64,
     hi: u64,
@@ -336,15 +336,15 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
-    /// Spans of `meta` arrive: a batch with the root (`root`) or the children only.
-    /// `after_children` says the children came in an earlier batch, so a new entry made by
+    /// Spans of `meta` arrive: a batch with the root (`root`) or children only.
+    /// `after_first` says an earlier batch of this trace was exported, so a new entry made by
     /// this batch is a fragment of a trace the collector already saw.
     #[allow(clippy::too_many_arguments)]
     fn spans(
         &mut self,
         meta: Meta,
         root: bool,
-        after_children: bool,
+        after_first: bool,
         lo: u64,
         hi: u64,
         n: u32,
@@ -381,18 +381,14 @@ impl Collector<'_> {
                     e.hi = e.hi.max(hi);
                     e.error |= error;
                     e.spans += n;
-                    if root {
-                        e.root = true;
-                    } else {
-                        e.children = true;
-                    }
+                    e.root |= root;
                     self.buffered_spans += n as u64;
                 }
             }
             return;
         }
         // A new trace, or a fragment of one whose entry is gone.
-        if after_children {
+        if after_first {
             self.counts.fragments += 1;
         }
         if self.map.len() as u64 >= self.cfg.num_traces {
@@ -403,7 +399,6 @@ impl Collector<'_> {
             Entry {
                 meta,
                 root,
-                children: !root,
                 lo,
                 hi,
                 error,
