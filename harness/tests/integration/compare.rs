@@ -11,21 +11,19 @@ fn run(t: &std::path::Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
     out
 }
 
+/// `lab compare a b [extra...]` run in `t`.
+fn compare(t: &std::path::Path, a: &std::path::Path, b: &std::path::Path, extra: &[&str]) -> Run {
+    let mut args = vec!["compare", a.to_str().unwrap(), b.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    lab(t, &args)
+}
+
 #[test]
 fn different_seeds_show_no_change() {
     let t = tempdir();
     let a = run(t.path(), "a", &["--seed", "1"]);
     let b = run(t.path(), "b", &["--seed", "2"]);
-    let r = lab(
-        t.path(),
-        &[
-            "compare",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--fail-on-regression",
-        ],
-    )
-    .expect_code(0);
+    let r = compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(0);
     assert!(r.stdout.contains("no change"), "{}", r.stdout);
     assert!(!r.stdout.contains("| regressed |"), "{}", r.stdout);
     assert!(!r.stdout.contains("| improved |"), "{}", r.stdout);
@@ -37,39 +35,18 @@ fn a_higher_arrival_rate_is_flagged_as_a_regression() {
     let t = tempdir();
     let a = run(t.path(), "a", &["--set", "arrival_rate=0.5"]);
     let b = run(t.path(), "b", &["--set", "arrival_rate=0.7"]);
-    let r = lab(
-        t.path(),
-        &["compare", a.to_str().unwrap(), b.to_str().unwrap()],
-    )
-    .expect_code(0);
+    let r = compare(t.path(), &a, &b, &[]).expect_code(0);
     assert!(r.stdout.contains("| wait_mean |"), "{}", r.stdout);
     assert!(r.stdout.contains("regressed"), "{}", r.stdout);
     assert!(r.stdout.contains("different parameters"), "{}", r.stdout);
     // With --fail-on-regression the same comparison fails (status 3).
-    lab(
-        t.path(),
-        &[
-            "compare",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--fail-on-regression",
-        ],
-    )
-    .expect_code(3);
+    compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(3);
 }
 
 #[test]
 fn compare_rejects_a_directory_without_results() {
     let t = tempdir();
-    let r = lab(
-        t.path(),
-        &[
-            "compare",
-            t.path().to_str().unwrap(),
-            t.path().to_str().unwrap(),
-        ],
-    )
-    .expect_code(1);
+    let r = compare(t.path(), t.path(), t.path(), &[]).expect_code(1);
     assert!(r.stderr.contains("no summary.json"), "{}", r.stderr);
 }
 
@@ -78,15 +55,6 @@ fn single_replication_runs_are_not_testable_not_regressions() {
     let t = tempdir();
     let a = run(t.path(), "a", &["--seed", "1", "--replications", "1"]);
     let b = run(t.path(), "b", &["--seed", "2", "--replications", "1"]);
-    let r = lab(
-        t.path(),
-        &[
-            "compare",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--fail-on-regression",
-        ],
-    )
-    .expect_code(0);
+    let r = compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(0);
     assert!(r.stdout.contains("not testable"), "{}", r.stdout);
 }

@@ -9,7 +9,7 @@ use rand_distr::{Binomial, Distribution, LogNormal, Normal, Poisson};
 use super::boundaries::{boundaries, z_quantile};
 use super::closed_form::{n_per_arm_proportions, n_per_arm_t, rpu_cv};
 use super::params::{AbTestingParams, Assignment, DesignName, OutcomeModel, TestedMetric};
-use crate::des::{RngStreams, Stream};
+use crate::des::{RngStreams, Stream, uniform};
 use crate::simulation::Outcome;
 
 /// One variant as the simulation sees it.
@@ -150,7 +150,7 @@ impl<'a> Experiment<'a> {
     fn amount(&self, pay: f64, rng: &mut Stream) -> f64 {
         let factor = self.unit_lognormal.as_ref().map_or(1.0, |l| l.sample(rng));
         let mut periods = 1u32;
-        while periods < self.p.ltv_periods && unit(rng) < self.p.renewal_rate {
+        while periods < self.p.ltv_periods && uniform(rng) < self.p.renewal_rate {
             periods += 1;
         }
         pay * factor * periods as f64
@@ -239,7 +239,7 @@ impl<'a> Experiment<'a> {
             // The offer sticks: a user who saw B once behaves as a B user (waits for the
             // discount) wherever they end up buying.
             let behaves_as = if variants.contains(&1) { 1 } else { 0 };
-            let buys = unit(rng) < self.arms[behaves_as].conversion;
+            let buys = uniform(rng) < self.arms[behaves_as].conversion;
             let buy_at = if buys {
                 ((rng.next_u64() as u128 * sessions as u128) >> 64) as usize
             } else {
@@ -293,10 +293,6 @@ fn rpu_cv_with_renewals(p: &AbTestingParams) -> f64 {
     let (ek, ek2) = (p.expected_periods(), p.expected_periods_sq());
     let ratio = (1.0 + p.price_cv * p.price_cv) * ek2 / (p.conversion_a * ek * ek);
     (ratio - 1.0).max(0.0).sqrt()
-}
-
-fn unit(rng: &mut Stream) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Runs one replication: `experiments` experiments, and the closed-form companions.

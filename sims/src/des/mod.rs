@@ -13,7 +13,7 @@ mod scheduler;
 mod time;
 
 pub use queue::{EventKey, EventQueue, Priority};
-pub use rng::{RngStreams, Stream};
+pub use rng::{RngStreams, Stream, uniform};
 pub use scheduler::{ScheduleError, Scheduler};
 pub use time::{SimDuration, SimTime};
 

@@ -12,6 +12,13 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 /// The generator behind every stream: xoshiro256++ (fast, 2^256 period, portable output).
 pub type Stream = Xoshiro256PlusPlus;
 
+/// A uniform draw in [0, 1) from the top 53 bits of one `next_u64` (exactly representable,
+/// one draw per call, so streams stay reproducible).
+#[inline]
+pub fn uniform<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// Derives named streams for one replication at one point.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RngStreams {

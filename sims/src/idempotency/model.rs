@@ -8,7 +8,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
 
 use super::params::{IdempotencyParams, KeyStrategy, ServerStrategy};
-use crate::des::{RngStreams, Scheduler, SimDuration, SimTime, Stream};
+use crate::des::{RngStreams, Scheduler, SimDuration, SimTime, Stream, uniform};
 use crate::simulation::Outcome;
 use crate::stats::LatencyHistogram;
 
@@ -122,7 +122,7 @@ fn secs(s: f64) -> SimDuration {
 
 impl Group<'_> {
     fn unit(&mut self) -> f64 {
-        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        uniform(self.rng)
     }
 
     fn net(&self) -> SimDuration {
@@ -428,8 +428,7 @@ pub(super) fn run(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
     for i in 0..n {
         // Each group starts at its own time of day (it matters for content-hash buckets).
         let start = secs(86_400.0 * (i as f64 + 0.5) / n as f64);
-        let repeat =
-            (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < p.identical_repeat_rate;
+        let repeat = uniform(&mut rng) < p.identical_repeat_rate;
         let base_key = rng.next_u64();
         let mut payments = vec![Payment::default()];
         let mut keys = vec![base_key];

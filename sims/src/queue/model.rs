@@ -202,7 +202,6 @@ fn draw_class<R: Rng + ?Sized>(cdf: &[f64], rng: &mut R) -> usize {
     if cdf.len() == 1 {
         return 0;
     }
-    // 53 random bits to a uniform in [0, 1).
-    let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    let u = crate::des::uniform(rng);
     cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1)
 }

@@ -18,7 +18,7 @@ use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 use super::config::TailConfig;
 use super::params::TailSamplingParams;
 use super::policy::{AttrValue, Semantics, StatusCode, TraceView, decide};
-use crate::des::{RngStreams, Scheduler, SimDuration, SimTime};
+use crate::des::{RngStreams, Scheduler, SimDuration, SimTime, uniform};
 use crate::simulation::Outcome;
 
 /// Trace ids are uniformly random: their low 64 bits are already a good hash.
@@ -522,22 +522,20 @@ pub(super) fn run(
         Ev::Request,
     );
     sched.schedule_in(SimDuration::from_secs(1), Ev::Tick);
-    let unit =
-        |r: &mut crate::des::Stream| (r.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
 
     let mut ticking = true;
     while let Some((now, ev)) = sched.pop() {
         match ev {
             Ev::Request => {
                 if now < horizon {
-                    let probe = unit(&mut rng) < p.probe_share;
+                    let probe = uniform(&mut rng) < p.probe_share;
                     let (route, dur_ms, spans, err) = if probe {
                         let r = (rng.next_u64() % n_probe as u64) as usize;
                         (
                             r,
                             p.probe_latency_ms,
                             1,
-                            unit(&mut rng) < p.probe_error_rate,
+                            uniform(&mut rng) < p.probe_error_rate,
                         )
                     } else {
                         let nb = routes.len() - n_probe;
@@ -549,10 +547,10 @@ pub(super) fn run(
                             r,
                             lat.sample(&mut rng),
                             1 + extra,
-                            unit(&mut rng) < p.error_rate,
+                            uniform(&mut rng) < p.error_rate,
                         )
                     };
-                    let on_child = err && spans > 1 && unit(&mut rng) < p.child_error_share;
+                    let on_child = err && spans > 1 && uniform(&mut rng) < p.child_error_share;
                     let duration = SimDuration::from_secs_f64(dur_ms / 1000.0).0;
                     let meta = Meta {
                         id: ((ids.next_u64() as u128) << 64) | ids.next_u64() as u128,
