@@ -8,14 +8,31 @@ lab := "cargo run --quiet --release -p harness --bin lab --"
 default:
     @just --list
 
-# install the tools the lab uses (no apt packages are needed yet)
-setup:
+# install the tools the lab uses: Debian's postgresql for the real PostgreSQL kernels
+setup: system-deps
     rustup component add rustfmt clippy 2>/dev/null || true
     command -v just >/dev/null || cargo install just --locked
     cargo build --release -p harness
 
+# apt packages the real kernels use, installed only when missing: postgresql (server binaries
+# for the throwaway cluster). Without them those kernels report not_run; nothing else changes.
+system-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    need=()
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+    [ ${#need[@]} -eq 0 ] && exit 0
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    if command -v apt-get >/dev/null \
+        && $sudo apt-get update -qq \
+        && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; then
+        echo "installed: ${need[*]}"
+    else
+        echo "warning: could not install ${need[*]}; the real kernels that need them will report not_run" >&2
+    fi
+
 # run every scenario and write reports under reports/runs/<utc-time>-<sha>/
-demo *args:
+demo *args: system-deps
     {{lab}} run scenarios {{args}}
 
 # run scenarios with any `lab run` flags: just run scenarios/queueing.toml --quick
@@ -27,7 +44,7 @@ lab *args:
     {{lab}} {{args}}
 
 # the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode
-test:
+test: system-deps
     cargo test --workspace
 
 # benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions

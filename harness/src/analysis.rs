@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use sims::stats::Estimate;
 
-use crate::summary::{ClaimResult, Expected, MetricEstimate, Verdict, fmt_num};
+use crate::summary::{
+    ClaimResult, Expected, MetricEstimate, PointResult, RealResult, Verdict, fmt_num,
+};
 
 /// Estimates every metric of one point.
 pub fn estimates(
@@ -61,6 +63,85 @@ pub fn verdict(expected: &Expected, measured: Option<&MetricEstimate>) -> (Verdi
     } else {
         (Verdict::Inconclusive, format!("{ci} overlaps {range}"))
     }
+}
+
+/// Judges one claim at one point: a model metric, a real kernel's measurement (`real.NAME`),
+/// or a model metric that must match a measurement (`matches = "real.NAME"`). Returns the
+/// expectation as judged (a `matches` resolved to the measured value), the estimate, the
+/// verdict and its reason.
+pub fn judge(
+    expected: &Expected,
+    metric: &str,
+    point: &PointResult,
+    real: Option<&RealResult>,
+) -> (Expected, Option<MetricEstimate>, Verdict, String) {
+    let mut expected = expected.clone();
+    if let Some(m) = expected.matches.clone() {
+        match real_estimate(real, &m) {
+            Err(why) => {
+                return (
+                    expected,
+                    point.metrics.get(metric).cloned(),
+                    Verdict::NotRun,
+                    why,
+                );
+            }
+            Ok(e) => expected.approx = Some(e.mean),
+        }
+    }
+    if metric.starts_with("real.") {
+        return match real_estimate(real, metric) {
+            Err(why) => (expected, None, Verdict::NotRun, why),
+            Ok(e) if e.n < 2 => {
+                // Measured once: judge the value itself and say so.
+                let (lo, hi) = expected.range();
+                let inside = lo <= e.mean && e.mean <= hi;
+                let verdict = if inside {
+                    Verdict::Holds
+                } else {
+                    Verdict::Fails
+                };
+                let reason = format!(
+                    "measured once: {} {} [{}, {}]",
+                    fmt_num(e.mean),
+                    if inside { "inside" } else { "outside" },
+                    fmt_num(lo),
+                    fmt_num(hi)
+                );
+                (expected, Some(e), verdict, reason)
+            }
+            Ok(e) => {
+                let (v, r) = verdict(&expected, Some(&e));
+                (expected, Some(e), v, r)
+            }
+        };
+    }
+    let measured = point.metrics.get(metric);
+    let (v, r) = verdict(&expected, measured);
+    (expected, measured.cloned(), v, r)
+}
+
+/// A real kernel's measurement as an estimate, or why there is none.
+fn real_estimate(real: Option<&RealResult>, metric: &str) -> Result<MetricEstimate, String> {
+    let name = metric.trim_start_matches("real.");
+    let Some(r) = real else {
+        return Err("no real kernel ran for this scenario".into());
+    };
+    if r.status != "ok" {
+        return Err(format!("real kernel {} not run: {}", r.kernel, r.reason));
+    }
+    let Some(&v) = r.metrics.get(name) else {
+        return Err(format!("real kernel {} did not measure `{name}`", r.kernel));
+    };
+    let n = r.n.get(name).copied().unwrap_or(1);
+    let ci95 = r.ci95.get(name).copied().unwrap_or([v, v]);
+    Ok(MetricEstimate {
+        mean: v,
+        ci95,
+        std: 0.0,
+        n: n.max(if r.ci95.contains_key(name) { 2 } else { 1 }),
+        unit: r.units.get(name).cloned().unwrap_or_default(),
+    })
 }
 
 /// Counts of each verdict, in the order holds, fails, inconclusive, not_run.

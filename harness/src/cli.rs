@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Print one JSON object per scenario on stdout instead of the verdict table.
     #[arg(long)]
     pub json: bool,
+    /// Real kernels: auto runs those whose hardware or service is present, off skips them,
+    /// require fails (exit 1) when one cannot run.
+    #[arg(long, value_enum, default_value_t = crate::real::RealMode::Auto)]
+    pub real: crate::real::RealMode,
 }
 
 /// `lab compare`.

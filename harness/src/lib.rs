@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod error;
 pub mod output;
 pub mod provenance;
+pub mod real;
 pub mod runner;
 pub mod scenario;
 pub mod summary;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    harness::real::install_interrupt_handler();
     // A panic is a bug: report it as an internal error (exit 2), never as Rust's 101.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command)));
     let result = outcome.unwrap_or_else(|_| {

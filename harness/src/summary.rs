@@ -99,6 +99,10 @@ pub struct Expected {
     pub gt: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub between: Option<[f64; 2]>,
+    /// A real kernel's measurement (`real.NAME`) the model must reproduce, within `rel_tol`
+    /// or `abs_tol`: the model validated against the real run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
 }
 
 impl Expected {
@@ -121,11 +125,17 @@ impl Expected {
 
     /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`.
     pub fn describe(&self) -> String {
-        if let Some(v) = self.approx {
+        let target = match (self.approx, &self.matches) {
+            (Some(v), Some(m)) => Some(format!("{} ({m})", fmt_num(v))),
+            (Some(v), None) => Some(fmt_num(v)),
+            (None, Some(m)) => Some(m.clone()),
+            (None, None) => None,
+        };
+        if let Some(v) = target {
             return match (self.rel_tol, self.abs_tol) {
-                (Some(r), _) => format!("≈ {} ± {}%", fmt_num(v), fmt_num(r * 100.0)),
-                (None, Some(a)) => format!("≈ {} ± {}", fmt_num(v), fmt_num(a)),
-                (None, None) => format!("= {}", fmt_num(v)),
+                (Some(r), _) => format!("≈ {v} ± {}%", fmt_num(r * 100.0)),
+                (None, Some(a)) => format!("≈ {v} ± {}", fmt_num(a)),
+                (None, None) => format!("= {v}"),
             };
         }
         if let Some([a, b]) = self.between {
@@ -192,7 +202,53 @@ pub struct RealResult {
     /// `ok` or `not_run`.
     pub status: String,
     pub reason: String,
+    /// Measured values (the mean where the kernel repeated a measurement).
     pub metrics: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, String>,
+    /// 95% intervals of repeated measurements.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci95: BTreeMap<String, [f64; 2]>,
+    /// Repetitions behind each value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub n: BTreeMap<String, u32>,
+    /// Parameter values the kernel measured for the model.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub calibration: serde_json::Map<String, serde_json::Value>,
+    /// The points (by `index`) that ran with those values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrated_points: Vec<usize>,
+    /// What the run showed beyond numbers (a pitfall reproduced, a property checked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// Where it ran: server version, threads, model files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// Measured curves, drawn as charts in the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<RealSeriesJson>,
+    /// Seconds the kernel ran.
+    #[serde(default)]
+    pub wall_s: f64,
+}
+
+/// A measured curve of a real kernel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RealSeriesJson {
+    pub id: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    #[serde(default)]
+    pub log_y: bool,
+    pub lines: Vec<SeriesLine>,
+}
+
+/// One line of a measured curve: `[x, y]` pairs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeriesLine {
+    pub name: String,
+    pub points: Vec<[f64; 2]>,
 }
 
 /// A `[[charts]]` entry: the model's mean with its CI band over one parameter, claims as markers.

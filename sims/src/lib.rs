@@ -12,6 +12,7 @@ pub mod des;
 pub mod idempotency;
 pub mod params;
 pub mod queue;
+pub mod real;
 pub mod registry;
 pub mod simulation;
 pub mod stats;

@@ -18,6 +18,18 @@ pub struct Hardware {
     pub thermal_zones: Vec<ThermalZone>,
     pub cpufreq: Option<CpuFreq>,
     pub postgresql: Vec<String>,
+    /// Real kernels: name → (simulation, whether it can run here or why not).
+    pub kernels: Vec<KernelStatus>,
+}
+
+/// A real kernel as `lab hw` sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelStatus {
+    pub kernel: String,
+    pub sim: String,
+    pub available: bool,
+    /// What it would use, or why it cannot run.
+    pub detail: String,
 }
 
 /// A `/sys/class/thermal` zone.
@@ -70,6 +82,15 @@ pub fn detect() -> Hardware {
         thermal_zones: thermal_zones(),
         cpufreq: cpufreq(),
         postgresql: postgresql(),
+        kernels: crate::real::availability()
+            .into_iter()
+            .map(|(kernel, (sim, a))| KernelStatus {
+                kernel,
+                sim,
+                available: a.is_ok(),
+                detail: a.unwrap_or_else(|e| e),
+            })
+            .collect(),
     }
 }
 
@@ -233,6 +254,19 @@ pub fn run(json: bool) -> Result<u8, LabError> {
         for p in &hw.postgresql {
             crate::outln!("postgresql  {p}");
         }
+    }
+    for k in &hw.kernels {
+        crate::outln!(
+            "kernel      {} ({}): {} {}",
+            k.kernel,
+            k.sim,
+            if k.available {
+                "can run:"
+            } else {
+                "cannot run:"
+            },
+            k.detail
+        );
     }
     Ok(exit_code::OK)
 }

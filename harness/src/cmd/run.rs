@@ -9,12 +9,13 @@ use crate::analysis;
 use crate::cli::RunArgs;
 use crate::error::{LabError, exit_code};
 use crate::provenance;
+use crate::real::RealMode;
 use crate::runner::{self, Shard};
 use crate::scenario::values::to_json;
 use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all};
 use crate::summary::{
-    ClaimResult, PointResult, Provenance, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
-    fmt_num,
+    ClaimResult, PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary,
+    Verdict, fmt_num,
 };
 
 /// Runs `lab run` and returns the exit status.
@@ -31,7 +32,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         replications: args.replications,
         overrides,
     };
-    let plans = load_all(&args.paths, &opts)?;
+    let mut plans = load_all(&args.paths, &opts)?;
 
     let cwd = std::env::current_dir()?;
     let (commit, dirty) = provenance::git_state(&cwd);
@@ -58,12 +59,13 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .map(|p| runner::units(p, shard).len() as u64)
         .sum();
     let pb = runner::progress(total, "running");
-    let printed = run_plans(&plans, &out_root, shard, &commit, dirty, &pb).inspect_err(|_| {
-        // Nothing of this run is worth keeping in a directory it made itself.
-        if created_root && out_root.read_dir().is_ok_and(|mut d| d.next().is_none()) {
-            let _ = std::fs::remove_dir(&out_root);
-        }
-    })?;
+    let printed = run_plans(&mut plans, args.real, &out_root, shard, &commit, dirty, &pb)
+        .inspect_err(|_| {
+            // Nothing of this run is worth keeping in a directory it made itself.
+            if created_root && out_root.read_dir().is_ok_and(|mut d| d.next().is_none()) {
+                let _ = std::fs::remove_dir(&out_root);
+            }
+        })?;
     pb.finish_and_clear();
     print_results(args.json, &printed, &out_root);
     Ok(exit_code::OK)
@@ -71,7 +73,8 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
 
 /// Runs every plan and writes its directory; returns each summary with its directory.
 fn run_plans(
-    plans: &[ScenarioPlan],
+    plans: &mut [ScenarioPlan],
+    real_mode: RealMode,
     out_root: &Path,
     shard: Option<Shard>,
     commit: &str,
@@ -80,13 +83,16 @@ fn run_plans(
 ) -> Result<Vec<(Summary, PathBuf)>, LabError> {
     let host = provenance::host();
     let mut printed = Vec::new();
-    for plan in plans {
+    for plan in plans.iter_mut() {
         pb.set_prefix(plan.id.clone());
         let started = Instant::now();
         let started_at = provenance::rfc3339(provenance::unix_now());
+        // The kernel first: its measurements may become the model's parameters.
+        let real = crate::real::run(plan, real_mode, pb)?;
+        let plan = &*plan;
         let units = runner::units(plan, shard);
         let results = runner::run_units(plan, &units, pb)?;
-        let (summary, rows) = summarise(plan, &results, shard);
+        let (summary, rows) = summarise(plan, &results, shard, real);
         let mut summary = summary;
         summary.provenance = Provenance {
             git_commit: commit.to_string(),
@@ -133,6 +139,7 @@ pub fn summarise(
     plan: &ScenarioPlan,
     results: &[runner::UnitResult],
     shard: Option<Shard>,
+    real: Option<RealResult>,
 ) -> (Summary, Vec<ResultRow>) {
     let unit_of = |name: &str| {
         plan.sim
@@ -161,15 +168,15 @@ pub fn summarise(
             let Some(point) = points.iter().find(|p| p.index == pi) else {
                 continue; // another shard's point
             };
-            let measured = point.metrics.get(&c.metric);
-            let (verdict, reason) = analysis::verdict(&c.expected, measured);
+            let (expected, measured, verdict, reason) =
+                analysis::judge(&c.expected, &c.metric, point, real.as_ref());
             claims.push(ClaimResult {
                 id: c.id.clone(),
                 text: c.text.clone(),
                 metric: c.metric.clone(),
                 point: pi,
-                expected: c.expected.clone(),
-                measured: measured.cloned(),
+                expected,
+                measured,
                 verdict,
                 reason,
                 note: c.note.clone(),
@@ -212,7 +219,7 @@ pub fn summarise(
         },
         points,
         claims,
-        real: Vec::new(),
+        real: real.into_iter().collect(),
         charts: plan.charts.clone(),
     };
     (summary, rows)
@@ -274,12 +281,18 @@ fn print_verdicts(s: &Summary, dir: &Path) {
     );
     let w_id = s.claims.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &s.claims {
-        let label = s
-            .points
-            .iter()
-            .find(|p| p.index == c.point)
-            .and_then(|p| p.label.clone())
-            .unwrap_or_else(|| format!("point {}", c.point));
+        let label = if c.metric.starts_with("real.") {
+            format!(
+                "real kernel {}",
+                s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none")
+            )
+        } else {
+            s.points
+                .iter()
+                .find(|p| p.index == c.point)
+                .and_then(|p| p.label.clone())
+                .unwrap_or_else(|| format!("point {}", c.point))
+        };
         let measured = match &c.measured {
             Some(m) => format!(
                 "{} [{}, {}] {}",

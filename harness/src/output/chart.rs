@@ -15,7 +15,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use super::ReportError;
-use crate::summary::{ChartSpec, Expected, Summary, Verdict, fmt_num};
+use crate::summary::{ChartSpec, Expected, RealSeriesJson, Summary, Verdict, fmt_num};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -218,7 +218,7 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
     if (spec.log_x && !log_x) || (spec.log_y && !log_y) {
         title.push_str(" (linear axis: values ≤ 0)");
     }
-    let mut prepared = Prepared {
+    let prepared = Prepared {
         corner: SeriesLabelPosition::UpperLeft,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
@@ -230,6 +230,12 @@ fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         lines,
         claims,
     };
+    fit(prepared)
+}
+
+/// Ranges, pinned claim markers and the legend's corner.
+fn fit(mut prepared: Prepared) -> Prepared {
+    let log_y = prepared.log_y;
     let (xr, yr) = ranges(&prepared);
     // Markers far outside the axes would overflow pixel coordinates; pin them just outside.
     let (ylo, yhi) = yr;
@@ -476,10 +482,12 @@ where
                 .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
                 .map_err(e)?;
         }
+        // Measured curves have no interval: no whiskers.
         chart
             .draw_series(
                 l.pts
                     .iter()
+                    .filter(|p| p.2 < p.3)
                     .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.stroke_width(1), 8)),
             )
             .map_err(e)?;
@@ -586,24 +594,62 @@ pub fn render_chart(
     png: &Path,
     svg: &Path,
 ) -> Result<(), ReportError> {
+    render(&prepare(spec, summary), png, svg)
+}
+
+/// Renders a real kernel's measured curve (no bands, no claims).
+pub fn render_series(series: &RealSeriesJson, png: &Path, svg: &Path) -> Result<(), ReportError> {
+    let mut lines: Vec<Line> = series
+        .lines
+        .iter()
+        .map(|l| {
+            let mut pts: Vec<(f64, f64, f64, f64)> = l
+                .points
+                .iter()
+                .filter(|p| p[0].is_finite() && p[1].is_finite() && (!series.log_y || p[1] > 0.0))
+                .map(|p| (p[0], p[1], p[1], p[1]))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Line {
+                name: l.name.clone(),
+                pts,
+            }
+        })
+        .collect();
+    lines.retain(|l| !l.pts.is_empty());
+    let d = fit(Prepared {
+        corner: SeriesLabelPosition::UpperLeft,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        title: series.title.clone(),
+        x_label: series.x_label.clone(),
+        y_label: series.y_label.clone(),
+        log_x: false,
+        log_y: series.log_y,
+        lines,
+        claims: Vec::new(),
+    });
+    render(&d, png, svg)
+}
+
+fn render(d: &Prepared, png: &Path, svg: &Path) -> Result<(), ReportError> {
     REGISTER.call_once(|| {
         // The font is compiled in; registration cannot fail for a valid TTF.
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let d = prepare(spec, summary);
     let chart_err = |path: &Path| {
         let path = path.display().to_string();
         move |message: String| ReportError::Chart { path, message }
     };
     {
         let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, &d).map_err(chart_err(png))?;
+        draw(&root, d).map_err(chart_err(png))?;
         root.present()
             .map_err(|e| chart_err(png)(format!("{e:?}")))?;
     }
     {
         let root = SVGBackend::new(svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, &d).map_err(chart_err(svg))?;
+        draw(&root, d).map_err(chart_err(svg))?;
         root.present()
             .map_err(|e| chart_err(svg)(format!("{e:?}")))?;
     }

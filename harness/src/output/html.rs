@@ -92,6 +92,22 @@ pub(crate) fn report(
         out.push_str("<h2 id=\"real\">Real kernels</h2>\n");
         table(&mut out, r);
     }
+    for k in &d.real_details {
+        let _ = writeln!(out, "<h3>{}</h3>\n<dl>", escape_html(&k.heading));
+        for (f, v) in &k.facts {
+            let _ = writeln!(
+                out,
+                "<dt>{}</dt><dd>{}</dd>",
+                escape_html(f),
+                escape_html(v)
+            );
+        }
+        out.push_str("</dl>\n");
+        for f in &k.findings {
+            let _ = writeln!(out, "<blockquote>{}</blockquote>", escape_html(f));
+        }
+        table(&mut out, &k.metrics);
+    }
     out.push_str("<h2 id=\"points\">Points</h2>\n<p>Mean ± half-width of the 95% confidence interval across replications.</p>\n");
     table(&mut out, &d.points);
     if !d.charts.is_empty() {

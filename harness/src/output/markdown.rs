@@ -21,9 +21,20 @@ pub(crate) struct Doc {
     pub verdict_counts: String,
     pub verdicts: Table,
     pub real: Option<Table>,
+    /// Per kernel that ran: its heading, facts (where it ran, what it calibrated), measured
+    /// values and findings.
+    pub real_details: Vec<RealDetail>,
     pub points: Table,
     /// (title, slug) of each chart.
     pub charts: Vec<(String, String)>,
+}
+
+/// One real kernel's measurements.
+pub(crate) struct RealDetail {
+    pub heading: String,
+    pub facts: Vec<(String, String)>,
+    pub metrics: Table,
+    pub findings: Vec<String>,
 }
 
 /// Builds the report content.
@@ -108,7 +119,7 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
                     .unwrap_or_else(|| "-".into());
                 vec![
                     c.id.clone(),
-                    super::point_label(s, c.point),
+                    claim_point(s, c),
                     c.metric.clone(),
                     c.expected.describe(),
                     measured,
@@ -123,7 +134,7 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
     };
 
     let real = (!s.real.is_empty()).then(|| Table {
-        headers: ["kernel", "status", "reason", "measurements"]
+        headers: ["kernel", "status", "reason", "seconds"]
             .map(String::from)
             .to_vec(),
         rows: s
@@ -134,16 +145,102 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
                     r.kernel.clone(),
                     r.status.clone(),
                     r.reason.clone(),
-                    r.metrics
-                        .iter()
-                        .map(|(k, v)| format!("{k} = {}", fmt_num(*v)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    format!("{:.1}", r.wall_s),
                 ]
             })
             .collect(),
         verdict_col: None,
     });
+    let real_details = s
+        .real
+        .iter()
+        .filter(|r| !r.metrics.is_empty())
+        .map(|r| {
+            let mut facts: Vec<(String, String)> = r
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !r.calibration.is_empty() {
+                let values: Vec<String> = r
+                    .calibration
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", super::json_short(v)))
+                    .collect();
+                // Points by their [[points]] name (a sweep gives many points of one name).
+                let mut points: Vec<String> = Vec::new();
+                for &i in &r.calibrated_points {
+                    let p = s.points.iter().find(|p| p.index == i);
+                    let name = p
+                        .and_then(|p| p.label.as_deref())
+                        .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+                        .unwrap_or_else(|| super::point_label(s, i));
+                    if !points.contains(&name) {
+                        points.push(name);
+                    }
+                }
+                let points: Vec<String> = points
+                    .into_iter()
+                    .map(|n| {
+                        let k = r
+                            .calibrated_points
+                            .iter()
+                            .filter(|&&i| {
+                                s.points.iter().any(|p| {
+                                    p.index == i
+                                        && p.label.as_deref().is_some_and(|l| {
+                                            l.split(" (").next() == Some(n.as_str())
+                                        })
+                                })
+                            })
+                            .count();
+                        if k > 1 {
+                            format!("{n} ({k} points)")
+                        } else {
+                            n
+                        }
+                    })
+                    .collect();
+                facts.push((
+                    "calibration".into(),
+                    if points.is_empty() {
+                        format!("{} (measured; no point takes them)", values.join(", "))
+                    } else {
+                        format!("{} → {}", values.join(", "), points.join("; "))
+                    },
+                ));
+            }
+            RealDetail {
+                heading: format!("Real kernel `{}`", r.kernel),
+                facts,
+                metrics: Table {
+                    headers: ["measurement", "value", "95% CI", "n", "unit"]
+                        .map(String::from)
+                        .to_vec(),
+                    rows: r
+                        .metrics
+                        .iter()
+                        .map(|(k, v)| {
+                            vec![
+                                format!("real.{k}"),
+                                fmt_num(*v),
+                                r.ci95
+                                    .get(k)
+                                    .map(|c| format!("[{}, {}]", fmt_num(c[0]), fmt_num(c[1])))
+                                    .unwrap_or_else(|| "-".into()),
+                                r.n.get(k)
+                                    .map(|n| n.to_string())
+                                    .unwrap_or_else(|| "1".into()),
+                                r.units.get(k).cloned().unwrap_or_default(),
+                            ]
+                        })
+                        .collect(),
+                    verdict_col: None,
+                },
+                findings: r.findings.clone(),
+            }
+        })
+        .collect();
 
     let varying = super::varying_params(s);
     let metric_names: Vec<String> = {
@@ -255,8 +352,19 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
         verdict_counts,
         verdicts,
         real,
+        real_details,
         points,
         charts: charts.to_vec(),
+    }
+}
+
+/// Where a claim was judged: a point, or the real kernel for a measurement.
+pub(crate) fn claim_point(s: &Summary, c: &crate::summary::ClaimResult) -> String {
+    if c.metric.starts_with("real.") {
+        let kernel = s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none");
+        format!("real kernel {kernel}")
+    } else {
+        super::point_label(s, c.point)
     }
 }
 
@@ -302,6 +410,17 @@ pub(crate) fn report(s: &Summary, charts: &[(String, String)]) -> String {
     if let Some(r) = &d.real {
         out.push_str("## Real kernels\n\n");
         md_table(&mut out, r);
+    }
+    for k in &d.real_details {
+        let _ = writeln!(out, "### {}\n", md_cell(&k.heading));
+        for (f, v) in &k.facts {
+            let _ = writeln!(out, "- **{}**: {}", md_cell(f), md_cell(v));
+        }
+        out.push('\n');
+        for f in &k.findings {
+            let _ = writeln!(out, "> {}\n", md_cell(f));
+        }
+        md_table(&mut out, &k.metrics);
     }
     out.push_str(
         "## Points\n\nMean ± half-width of the 95% confidence interval across replications.\n\n",

@@ -86,6 +86,21 @@ fn render_reports(dir: &Path, summary: &Summary) -> Result<(), ReportError> {
         render_chart(spec, summary, &png, &svg)?;
         charts.push((spec.title.clone(), slug));
     }
+    for r in &summary.real {
+        for series in &r.series {
+            let mut slug = slug(&series.id);
+            let base = slug.clone();
+            let mut n = 2;
+            while !used.insert(slug.clone()) {
+                slug = format!("{base}-{n}");
+                n += 1;
+            }
+            let png = charts_dir.join(format!("{slug}.png"));
+            let svg = charts_dir.join(format!("{slug}.svg"));
+            chart::render_series(series, &png, &svg)?;
+            charts.push((series.title.clone(), slug));
+        }
+    }
     let md = markdown::report(summary, &charts);
     let md_path = dir.join("report.md");
     std::fs::write(&md_path, md).map_err(io_err(&md_path))?;

@@ -26,6 +26,9 @@ pub struct ScenarioFile {
     /// What `--quick` changes.
     #[serde(default)]
     pub quick: QuickSpec,
+    /// The room's real kernel: harness keys `enabled` and `calibrate`, the rest the kernel's.
+    #[serde(default)]
+    pub real: Option<toml::Table>,
 }
 
 /// `[scenario]`.

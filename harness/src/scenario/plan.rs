@@ -19,6 +19,7 @@ use super::file::{ClaimSpec, ScenarioFile};
 use super::locate::{Seg, display_path, parse_field_path, path_at, span_of};
 use super::values::{get_path, set_path, short, values_equal};
 use crate::error::{Diagnostic, LabError, nearest, suggest_from_serde_message};
+use crate::real::{Calibrate, RealPlan};
 use crate::summary::{ChartSpec, Expected};
 
 /// Command-line choices that shape a plan.
@@ -41,6 +42,11 @@ pub struct Override {
 }
 
 impl Override {
+    /// Whether it sets a real kernel's key (`real.KEY`) rather than a model parameter.
+    pub fn is_real(&self) -> bool {
+        self.path.starts_with("real.")
+    }
+
     /// Parses `key=value`; the value is read as TOML (`2`, `0.5`, `true`, `[1, 2]`,
     /// `{ dist = "det", value = 1 }`) and otherwise taken as a string.
     pub fn parse(s: &str) -> Result<Override, LabError> {
@@ -111,6 +117,8 @@ pub struct ScenarioPlan {
     pub points: Vec<PlannedPoint>,
     pub claims: Vec<ResolvedClaim>,
     pub charts: Vec<ChartSpec>,
+    /// The room's real kernel, when the scenario has `[real]` (or `--set real.*`).
+    pub real: Option<RealPlan>,
 }
 
 impl std::fmt::Debug for ScenarioPlan {
@@ -439,7 +447,7 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
                     set_path(&mut params, k, v.clone());
                 }
             }
-            for o in &opts.overrides {
+            for o in opts.overrides.iter().filter(|o| !o.is_real()) {
                 set_path(&mut params, &o.path, o.value.clone());
             }
             let index = points.len();
@@ -466,10 +474,12 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         pr.finish()?;
     }
 
+    let real = plan_real(&sf, sim, opts, &points, &mut pr);
     let claims = resolve_claims(
         &sf.claims,
         &points,
         sim,
+        real.is_some(),
         &mut pr,
         !opts.overrides.is_empty(),
     );
@@ -491,8 +501,124 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         points,
         claims,
         charts: sf.charts.clone(),
+        real,
         source,
     })
+}
+
+/// Checks `[real]` and the `--set real.*` overrides against the room's kernel.
+fn plan_real(
+    sf: &ScenarioFile,
+    sim: &'static dyn Simulation,
+    opts: &LoadOptions,
+    points: &[PlannedPoint],
+    pr: &mut Problems<'_>,
+) -> Option<RealPlan> {
+    let real_sets: Vec<&Override> = opts.overrides.iter().filter(|o| o.is_real()).collect();
+    if sf.real.is_none() && real_sets.is_empty() {
+        return None;
+    }
+    let Some(kernel) = crate::real::kernel_for(sim.name()) else {
+        let with: Vec<_> = crate::real::kernels().iter().map(|(s, _)| *s).collect();
+        pr.at(
+            &[key("real")],
+            true,
+            format!("simulation `{}` has no real kernel", sim.name()),
+            Some(format!("simulations with one: {}", with.join(", "))),
+        );
+        return None;
+    };
+    let mut table = sf.real.clone().unwrap_or_default();
+    for o in &real_sets {
+        set_path(
+            &mut table,
+            o.path.trim_start_matches("real."),
+            o.value.clone(),
+        );
+    }
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(v) => {
+            pr.at(
+                &[key("real"), key("enabled")],
+                false,
+                format!("expected true or false, found {v}"),
+                None,
+            );
+            true
+        }
+    };
+    let names: BTreeSet<&str> = points.iter().filter_map(|p| p.name.as_deref()).collect();
+    let calibrate = match table.remove("calibrate") {
+        None => Calibrate::None,
+        Some(toml::Value::String(s)) if s == "none" => Calibrate::None,
+        Some(toml::Value::String(s)) if s == "all" => Calibrate::All,
+        Some(toml::Value::Array(a)) => {
+            let mut out = Vec::new();
+            for (i, v) in a.iter().enumerate() {
+                match v.as_str() {
+                    Some(n) if names.contains(n) => out.push(n.to_string()),
+                    _ => pr.at(
+                        &[key("real"), key("calibrate"), Seg::Index(i)],
+                        false,
+                        format!("{v} is not the name of a [[points]] entry"),
+                        Some(format!(
+                            "named points: {}",
+                            names.iter().copied().collect::<Vec<_>>().join(", ")
+                        )),
+                    ),
+                }
+            }
+            Calibrate::Points(out)
+        }
+        Some(v) => {
+            pr.at(
+                &[key("real"), key("calibrate")],
+                false,
+                format!("expected \"none\", \"all\" or a list of point names, found {v}"),
+                None,
+            );
+            Calibrate::None
+        }
+    };
+    match kernel.check(&table) {
+        Ok(params) => Some(RealPlan {
+            kernel,
+            enabled,
+            calibrate,
+            params,
+            pinned: opts
+                .overrides
+                .iter()
+                .filter(|o| !o.is_real())
+                .map(|o| o.path.clone())
+                .collect(),
+        }),
+        Err(e) => {
+            let field = parse_field_path(e.path());
+            if let Some(o) = real_sets
+                .iter()
+                .rev()
+                .find(|o| overlaps(&parse_dotted(o.path.trim_start_matches("real.")), &field))
+            {
+                pr.push(
+                    Diagnostic::new(format!("--set {}: {e}", o.raw))
+                        .field(format!("real.{}", display_path(&field))),
+                );
+            } else {
+                let mut p = vec![key("real")];
+                p.extend(field);
+                let unknown = matches!(&e, ParamsError::Invalid { message, .. } if message.starts_with("unknown field"));
+                let help = match &e {
+                    ParamsError::Invalid { message, .. } => suggest_from_serde_message(message),
+                    _ => None,
+                };
+                pr.at(&p, unknown, e.to_string(), help);
+            }
+            None
+        }
+    }
 }
 
 /// Index tuples of a cartesian product, last axis fastest; one empty tuple for no axes.
@@ -604,6 +730,7 @@ fn resolve_claims(
     specs: &[ClaimSpec],
     points: &[PlannedPoint],
     sim: &dyn Simulation,
+    has_real: bool,
     pr: &mut Problems<'_>,
     overridden: bool,
 ) -> Vec<ResolvedClaim> {
@@ -619,7 +746,30 @@ fn resolve_claims(
                 None,
             );
         }
-        if sim.metric_def(&c.metric).is_none() {
+        let real_metric = c.metric.starts_with("real.");
+        if real_metric && !has_real {
+            pr.at(
+                &here("metric"),
+                false,
+                format!(
+                    "`{}` is a real kernel's measurement, and this scenario has no [real] table",
+                    c.metric
+                ),
+                Some("add [real] to run the room's kernel, or use a model metric".into()),
+            );
+        } else if let Some(m) = &c.expect.matches {
+            if !m.starts_with("real.") || !has_real {
+                let mut p = here("expect");
+                p.push(key("matches"));
+                pr.at(
+                    &p,
+                    false,
+                    format!("`matches = \"{m}\"` needs a real kernel's measurement `real.NAME` and a [real] table"),
+                    None,
+                );
+            }
+        }
+        if !real_metric && sim.metric_def(&c.metric).is_none() {
             let names = sim.metrics().iter().map(|m| m.name);
             let help = match nearest(&c.metric, names) {
                 Some(n) => format!("did you mean `{n}`?"),
@@ -658,6 +808,12 @@ fn resolve_claims(
             continue;
         }
         let matched = match_points(&c.filter, points, pr, &here("where"));
+        // A measurement is one value: it is judged once, at the first point it names.
+        let matched = if real_metric {
+            matched.map(|m| m.into_iter().take(1).collect())
+        } else {
+            matched
+        };
         if let Some(m) = matched {
             out.push(ResolvedClaim {
                 id: c.id.clone(),
@@ -674,15 +830,18 @@ fn resolve_claims(
 
 fn check_expected(e: &Expected) -> Result<(), (Option<&'static str>, String)> {
     let kinds = [
-        e.approx.is_some(),
+        e.approx.is_some() || e.matches.is_some(),
         e.between.is_some(),
         e.lt.is_some() || e.gt.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err((None, "give exactly one of approx, between, or lt/gt".into()));
     }
-    if e.approx.is_none() && (e.rel_tol.is_some() || e.abs_tol.is_some()) {
-        return Err((None, "rel_tol and abs_tol go with approx".into()));
+    if e.approx.is_some() && e.matches.is_some() {
+        return Err((None, "give approx or matches, not both".into()));
+    }
+    if e.approx.is_none() && e.matches.is_none() && (e.rel_tol.is_some() || e.abs_tol.is_some()) {
+        return Err((None, "rel_tol and abs_tol go with approx or matches".into()));
     }
     for (name, v) in [("approx", e.approx), ("lt", e.lt), ("gt", e.gt)] {
         if v.is_some_and(|v| !v.is_finite()) {

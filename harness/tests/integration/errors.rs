@@ -217,3 +217,45 @@ fn overloaded_systems_and_absurd_sizes_are_refused_not_crashed() {
     );
     assert!(e.contains("overloaded"), "{e}");
 }
+
+#[test]
+fn real_table_on_a_sim_without_a_kernel() {
+    let e = bad(&format!("{HEAD}[real]\ntrials = 2\n"), &[]);
+    assert!(e.contains("s.toml:4:"), "{e}");
+    assert!(e.contains("simulation `queue` has no real kernel"), "{e}");
+}
+
+#[test]
+fn unknown_real_key_names_the_line_and_field() {
+    let text = "[scenario]\nid = \"bad\"\nsim = \"idempotency\"\n[real]\ntrails = 2\n";
+    let e = bad(text, &[]);
+    assert!(
+        e.contains("s.toml:5:1: real.trails: unknown field `trails`"),
+        "{e}"
+    );
+    assert!(e.contains("trials"), "{e}");
+}
+
+#[test]
+fn bad_real_value_from_set() {
+    let text = "[scenario]\nid = \"bad\"\nsim = \"idempotency\"\n[real]\n";
+    let e = bad(text, &["--set", "real.trials=0"]);
+    assert!(e.contains("--set real.trials=0"), "{e}");
+    assert!(e.contains("1 to 1000"), "{e}");
+}
+
+#[test]
+fn calibrate_names_a_missing_point() {
+    let text = "[scenario]\nid = \"bad\"\nsim = \"idempotency\"\n[[points]]\nname = \"a\"\n[real]\ncalibrate = [\"b\"]\n";
+    let e = bad(text, &[]);
+    assert!(e.contains("real.calibrate[0]"), "{e}");
+    assert!(e.contains("named points: a"), "{e}");
+}
+
+#[test]
+fn real_metric_without_a_real_table() {
+    let text = "[scenario]\nid = \"bad\"\nsim = \"idempotency\"\n[[claims]]\nid = \"x\"\ntext = \"x\"\nmetric = \"real.db_round_trip_ms\"\nexpect = { lt = 1 }\n";
+    let e = bad(text, &[]);
+    assert!(e.contains("claims[0].metric"), "{e}");
+    assert!(e.contains("no [real] table"), "{e}");
+}

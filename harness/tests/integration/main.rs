@@ -7,5 +7,6 @@ mod check;
 mod compare;
 mod determinism;
 mod errors;
+mod real;
 mod run;
 mod scenarios;

@@ -45,4 +45,28 @@ pub(super) const METRICS: &[MetricDef] = &[
         "idempotency keys held: keys per day x TTL (a year's worth without TTL)",
         Better::Lower,
     ),
+    MetricDef::new(
+        "burst_charges_per_key",
+        "charges",
+        "burst mode: charges per key when burst_size duplicates arrive together",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "burst_conflicts_per_key",
+        "answers",
+        "burst mode: 409 answers per burst",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "burst_replays_per_key",
+        "answers",
+        "burst mode: stored-result replays per burst",
+        Better::Neither,
+    ),
+    MetricDef::new(
+        "burst_wrong_answers_per_key",
+        "answers",
+        "burst mode: 409 answers for a completed payment per burst",
+        Better::Lower,
+    ),
 ];

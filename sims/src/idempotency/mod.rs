@@ -20,10 +20,12 @@
 mod metrics;
 mod model;
 mod params;
+pub mod real;
 #[cfg(test)]
 mod tests;
 
 pub use params::{IdempotencyParams, KeyStrategy, ServerStrategy};
+pub use real::PgIdempotency;
 
 use crate::params::ParamsError;
 use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};

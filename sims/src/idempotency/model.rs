@@ -94,6 +94,7 @@ struct Counts {
     false_dedupes: u64,
     conflicts: u64,
     wrong_answers: u64,
+    replays: u64,
     failed: u64,
     keys_stored: u64,
 }
@@ -190,6 +191,9 @@ impl Group<'_> {
     }
 
     fn respond(&mut self, req: usize, code: Code, after: SimDuration) {
+        if code == Code::Replay {
+            self.counts.replays += 1;
+        }
         self.sched.schedule_in(after, Ev::Respond { req, code });
     }
 
@@ -402,6 +406,30 @@ impl Group<'_> {
         }
     }
 
+    /// Runs the group's events until none are left or `until` passes.
+    fn drain(&mut self, until: SimTime) {
+        while let Some((now, ev)) = self.sched.pop() {
+            self.apply_restarts(now);
+            match ev {
+                Ev::Send { payment } => self.send(payment),
+                Ev::Arrive { req } => self.arrive(req),
+                Ev::Claim { req } => self.claim(req),
+                Ev::ChargeDone { req } => self.charge_done(req),
+                Ev::Respond { req, code } => {
+                    if self.unit() >= self.p.response_loss {
+                        let net = self.net();
+                        self.sched.schedule_in(net, Ev::Deliver { req, code });
+                    }
+                }
+                Ev::Deliver { req, code } => self.received(req, code),
+                Ev::Timeout { req } => self.timeout(req),
+            }
+            if now > until {
+                break;
+            }
+        }
+    }
+
     fn timeout(&mut self, req: usize) {
         let r = &mut self.reqs[req];
         if r.answered {
@@ -413,13 +441,78 @@ impl Group<'_> {
     }
 }
 
-/// Runs one replication: a day of payments.
+/// Runs one replication: a day of payments, or bursts of concurrent duplicates.
 pub(super) fn run(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
+    if p.burst_size > 0 {
+        bursts(p, streams)
+    } else {
+        day(p, streams)
+    }
+}
+
+fn charge_dist(p: &IdempotencyParams) -> LogNormal<f64> {
+    LogNormal::new(p.charge_median_ms.ln(), p.charge_sigma.max(1e-12)).expect("validated")
+}
+
+/// What the real kernel measures: `burst_size` requests with one key, arriving within
+/// `burst_spread_ms`, no losses, no retries; answers and charges per key.
+fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
+    let mut rng = streams.stream("bursts");
+    let mut latency = LatencyHistogram::new();
+    let mut counts = Counts::default();
+    let quiet = IdempotencyParams {
+        request_loss: 0.0,
+        response_loss: 0.0,
+        stall_rate: 0.0,
+        max_attempts: 1,
+        offline_rate: 0.0,
+        restarts_per_day: 0.0,
+        key_strategy: KeyStrategy::UuidPerPayment,
+        instances: 1,
+        ..p.clone()
+    };
+    let n = p.burst_size as usize;
+    let mut charges = 0u64;
+    for _ in 0..p.burst_trials {
+        let key = rng.next_u64();
+        let mut g = Group {
+            p: &quiet,
+            rng: &mut rng,
+            sched: Scheduler::with_capacity(8 * n),
+            payments: (0..n).map(|_| Payment::default()).collect(),
+            reqs: Vec::new(),
+            keys: HashMap::new(),
+            memory: vec![HashMap::new()],
+            epoch: 0,
+            next_restart: SimTime(u64::MAX),
+            restart_gap: None,
+            charge: charge_dist(&quiet),
+            payment_key: vec![key; n],
+            latency: &mut latency,
+            counts: &mut counts,
+        };
+        for payment in 0..n {
+            let at = secs(g.unit() * p.burst_spread_ms / 1000.0);
+            g.sched.schedule_in(at, Ev::Send { payment });
+        }
+        g.drain(SimTime::ZERO + secs(3600.0));
+        charges += g.payments.iter().map(|x| x.charges as u64).sum::<u64>();
+    }
+    let per_key = |x: u64| x as f64 / p.burst_trials.max(1) as f64;
+    let mut out = Outcome::default();
+    out.set("burst_charges_per_key", per_key(charges));
+    out.set("burst_conflicts_per_key", per_key(counts.conflicts));
+    out.set("burst_replays_per_key", per_key(counts.replays));
+    out.set("burst_wrong_answers_per_key", per_key(counts.wrong_answers));
+    out
+}
+
+/// One day of payments.
+fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
     let mut rng = streams.stream("payments");
     let mut latency = LatencyHistogram::new();
     let mut counts = Counts::default();
-    let charge =
-        LogNormal::new(p.charge_median_ms.ln(), p.charge_sigma.max(1e-12)).expect("validated");
+    let charge = charge_dist(p);
     let restart_gap = (p.restarts_per_day > 0.0)
         .then(|| Exp::new(p.restarts_per_day / 86_400.0).expect("validated"));
     let repeat_gap = Exp::new(1.0 / p.repeat_gap_s).expect("validated");
@@ -476,27 +569,8 @@ pub(super) fn run(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
         if repeat {
             g.sched.schedule_in(repeat_at, Ev::Send { payment: 1 });
         }
-        while let Some((now, ev)) = g.sched.pop() {
-            g.apply_restarts(now);
-            match ev {
-                Ev::Send { payment } => g.send(payment),
-                Ev::Arrive { req } => g.arrive(req),
-                Ev::Claim { req } => g.claim(req),
-                Ev::ChargeDone { req } => g.charge_done(req),
-                Ev::Respond { req, code } => {
-                    if g.unit() >= p.response_loss {
-                        let net = g.net();
-                        g.sched.schedule_in(net, Ev::Deliver { req, code });
-                    }
-                }
-                Ev::Deliver { req, code } => g.received(req, code),
-                Ev::Timeout { req } => g.timeout(req),
-            }
-            // Offline replays can come hours later; nothing runs for more than two days.
-            if now > SimTime::ZERO + day + day {
-                break;
-            }
-        }
+        // Offline replays can come hours later; nothing runs for more than two days.
+        g.drain(SimTime::ZERO + day + day);
         for pay in &g.payments {
             g.counts.payments += 1;
             g.counts.extra_charges += pay.charges.saturating_sub(1) as u64;

@@ -56,6 +56,14 @@ pub struct IdempotencyParams {
     pub db_ms: f64,
     /// One-way network latency, ms. Default 50 (assumed, mobile).
     pub network_ms: f64,
+    /// Burst mode when > 0: this many concurrent duplicates of one key per trial, no losses
+    /// and no retries (what the real kernel measures); the day model when 0.
+    pub burst_size: u32,
+    /// Burst mode: arrivals spread uniformly over this many ms. Default 1 (assumed; the real
+    /// kernel measures it).
+    pub burst_spread_ms: f64,
+    /// Burst mode: trials per replication. Default 200.
+    pub burst_trials: u32,
 }
 
 impl Default for IdempotencyParams {
@@ -84,6 +92,9 @@ impl Default for IdempotencyParams {
             charge_sigma: 0.6,
             db_ms: 2.0,
             network_ms: 50.0,
+            burst_size: 0,
+            burst_spread_ms: 1.0,
+            burst_trials: 200,
         }
     }
 }
@@ -180,6 +191,21 @@ impl IdempotencyParams {
         require_non_negative("charge_sigma", self.charge_sigma)?;
         require_non_negative("db_ms", self.db_ms)?;
         require_non_negative("network_ms", self.network_ms)?;
+        if self.burst_size > 1000 {
+            return Err(ParamsError::out_of_range(
+                "burst_size",
+                self.burst_size,
+                "0 (the day model) to 1000 concurrent duplicates",
+            ));
+        }
+        require_non_negative("burst_spread_ms", self.burst_spread_ms)?;
+        if self.burst_trials == 0 || self.burst_trials > 100_000 {
+            return Err(ParamsError::out_of_range(
+                "burst_trials",
+                self.burst_trials,
+                "1 to 100,000 trials",
+            ));
+        }
         Ok(())
     }
 }

@@ -90,3 +90,40 @@ fn ttl_bounds_the_table() {
     let forever = run("server_strategy = \"article\"\nttl_h = 0.0\npayments_per_day = 2000");
     assert!(forever["table_rows_steady_state"] > 300.0 * 2000.0);
 }
+
+#[test]
+fn bursts_reproduce_the_flows_under_concurrency() {
+    // What the real kernel measures on PostgreSQL: one charge per key for every keyed flow;
+    // the losers get 409 from the article's flows, a replay from one transaction.
+    let burst = |server: &str, n: u32| {
+        run(&format!(
+            "burst_size = {n}\nburst_trials = 50\nserver_strategy = \"{server}\"\ncharge_median_ms = 30.0\ncharge_sigma = 0.0"
+        ))
+    };
+    for n in [2, 8, 32] {
+        let nf = n as f64;
+        assert_eq!(burst("none", n)["burst_charges_per_key"], nf);
+        for server in ["article", "article_for_update"] {
+            let m = burst(server, n);
+            assert_eq!(m["burst_charges_per_key"], 1.0, "{server} n={n}");
+            assert_eq!(m["burst_conflicts_per_key"], nf - 1.0, "{server} n={n}");
+            assert_eq!(m["burst_wrong_answers_per_key"], 0.0);
+        }
+        let one = burst("one_transaction", n);
+        assert_eq!(one["burst_charges_per_key"], 1.0);
+        assert_eq!(one["burst_conflicts_per_key"], 0.0);
+        assert_eq!(one["burst_replays_per_key"], nf - 1.0);
+    }
+}
+
+#[test]
+fn bursts_spread_past_a_charge_open_the_select_race() {
+    // Arrivals spread over seconds: a late duplicate's SELECT can precede the winner's
+    // completion while its claim follows it; it is told 409 for a completed payment.
+    let m = run(
+        "burst_size = 8\nburst_trials = 200\nburst_spread_ms = 400\nserver_strategy = \"article\"\ncharge_median_ms = 30.0\ncharge_sigma = 0.0\ndb_ms = 20.0",
+    );
+    assert_eq!(m["burst_charges_per_key"], 1.0);
+    assert!(m["burst_wrong_answers_per_key"] > 0.0, "{m:?}");
+    assert!(m["burst_replays_per_key"] > 0.0, "{m:?}");
+}

@@ -1,0 +1,241 @@
+//! Real kernels in the harness: which room has which kernel, the scenario's `[real]` table,
+//! running a kernel before the model, feeding its calibration to the chosen points, and the
+//! `real` section of `summary.json`.
+//!
+//! `[real]` keys the harness reads itself:
+//! - `enabled` (bool, default true): false skips the kernel (`not_run`, "disabled").
+//! - `calibrate` ("none", "all", or a list of `[[points]]` names; default "none"): the points
+//!   whose parameters take the kernel's measured values. `--set` still wins over a measurement.
+//!
+//! Every other key belongs to the kernel. `--set real.KEY=VALUE` overrides them.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use sims::real::{Kernel, KernelContext, KernelReport};
+
+use crate::error::LabError;
+use crate::scenario::ScenarioPlan;
+use crate::scenario::values::{set_path, to_json};
+use crate::summary::{RealResult, RealSeriesJson, SeriesLine};
+
+/// `--real`: whether kernels run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RealMode {
+    /// Run kernels whose hardware or service is present; `not_run` otherwise.
+    #[default]
+    Auto,
+    /// Never run kernels (the model uses its sourced defaults).
+    Off,
+    /// Run kernels and fail (exit 1) when one cannot run.
+    Require,
+}
+
+/// The real kernel of a simulation, if it has one (built or not: an unbuilt kernel reports
+/// `not_run` with the cargo feature it needs).
+pub fn kernel_for(sim: &str) -> Option<&'static dyn Kernel> {
+    match sim {
+        "idempotency" => Some(&sims::idempotency::PgIdempotency),
+        _ => None,
+    }
+}
+
+/// Every registered kernel with its simulation.
+pub fn kernels() -> Vec<(&'static str, &'static dyn Kernel)> {
+    sims::registry::SIMULATIONS
+        .iter()
+        .filter_map(|s| kernel_for(s.name()).map(|k| (s.name(), k)))
+        .collect()
+}
+
+/// Which points take the kernel's measurements.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Calibrate {
+    None,
+    All,
+    Points(Vec<String>),
+}
+
+/// A scenario's checked `[real]` table.
+#[derive(Clone)]
+pub struct RealPlan {
+    pub kernel: &'static dyn Kernel,
+    pub enabled: bool,
+    pub calibrate: Calibrate,
+    /// The kernel's own keys, defaults filled.
+    pub params: toml::Table,
+    /// Parameter paths set with `--set`: measurements never replace them.
+    pub pinned: Vec<String>,
+}
+
+impl std::fmt::Debug for RealPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealPlan")
+            .field("kernel", &self.kernel.name())
+            .field("enabled", &self.enabled)
+            .field("calibrate", &self.calibrate)
+            .finish()
+    }
+}
+
+/// Installs a Ctrl-C handler that stops the servers kernels started, then exits 130.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        #[cfg(feature = "postgres")]
+        sims::real::postgres::stop_all();
+        eprintln!("interrupted: stopped the lab's throwaway servers");
+        std::process::exit(130);
+    });
+}
+
+/// Runs the plan's kernel (when it has one and `mode` allows) and applies its calibration to
+/// the chosen points. Returns the summary entry.
+pub fn run(
+    plan: &mut ScenarioPlan,
+    mode: RealMode,
+    pb: &indicatif::ProgressBar,
+) -> Result<Option<RealResult>, LabError> {
+    let Some(real) = plan.real.clone() else {
+        return Ok(None);
+    };
+    let name = real.kernel.name();
+    let started = Instant::now();
+    let report = if mode == RealMode::Off {
+        KernelReport::not_run("disabled by --real off")
+    } else if !real.enabled {
+        KernelReport::not_run("disabled in the scenario ([real] enabled = false)")
+    } else {
+        pb.set_message(format!("real kernel {name}"));
+        let progress = |m: &str| pb.set_message(format!("{name}: {m}"));
+        let ctx = KernelContext {
+            seed: plan.seed,
+            quick: plan.quick,
+            progress: &progress,
+        };
+        let r = real.kernel.run(&real.params, &ctx);
+        pb.set_message("");
+        r
+    };
+    if let (RealMode::Require, Some(why)) = (mode, &report.not_run) {
+        return Err(LabError::bad(format!(
+            "{}: real kernel `{name}` did not run: {why} (--real require)",
+            plan.file.display()
+        )));
+    }
+    let calibrated = if report.not_run.is_none() {
+        calibrate(plan, &real, &report)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(to_result(
+        name,
+        &report,
+        calibrated,
+        started.elapsed().as_secs_f64(),
+    )))
+}
+
+/// Writes the kernel's measured values into the chosen points and lets the room re-check them.
+fn calibrate(
+    plan: &mut ScenarioPlan,
+    real: &RealPlan,
+    report: &KernelReport,
+) -> Result<Vec<usize>, LabError> {
+    if report.calibration.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut touched = Vec::new();
+    for pt in &mut plan.points {
+        let chosen = match &real.calibrate {
+            Calibrate::None => false,
+            Calibrate::All => true,
+            Calibrate::Points(names) => pt.name.as_ref().is_some_and(|n| names.contains(n)),
+        };
+        if !chosen {
+            continue;
+        }
+        let mut params = pt.params.clone();
+        for (k, v) in &report.calibration {
+            if !real.pinned.iter().any(|p| p == k) {
+                set_path(&mut params, k, v.clone());
+            }
+        }
+        pt.params = plan.sim.check(&params).map_err(|e| {
+            LabError::internal(format!(
+                "kernel `{}` measured a value the model rejects: {e}",
+                real.kernel.name()
+            ))
+        })?;
+        touched.push(pt.index);
+    }
+    Ok(touched)
+}
+
+fn to_result(name: &str, r: &KernelReport, calibrated: Vec<usize>, wall_s: f64) -> RealResult {
+    let metrics = r
+        .metrics
+        .iter()
+        .map(|(k, m)| (k.clone(), m.value))
+        .collect();
+    let units = r
+        .metrics
+        .iter()
+        .map(|(k, m)| (k.clone(), m.unit.clone()))
+        .collect();
+    let ci95 = r
+        .metrics
+        .iter()
+        .filter_map(|(k, m)| m.ci95.map(|c| (k.clone(), c)))
+        .collect();
+    let n = r.metrics.iter().map(|(k, m)| (k.clone(), m.n)).collect();
+    let calibration = match to_json(&toml::Value::Table(r.calibration.clone())) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    RealResult {
+        kernel: name.to_string(),
+        status: if r.not_run.is_some() { "not_run" } else { "ok" }.to_string(),
+        reason: r.not_run.clone().unwrap_or_default(),
+        metrics,
+        units,
+        ci95,
+        n,
+        calibration,
+        calibrated_points: calibrated,
+        findings: r.findings.clone(),
+        environment: r.environment.clone(),
+        series: r
+            .series
+            .iter()
+            .map(|s| RealSeriesJson {
+                id: s.id.clone(),
+                title: s.title.clone(),
+                x_label: s.x_label.clone(),
+                y_label: s.y_label.clone(),
+                log_y: s.log_y,
+                lines: s
+                    .lines
+                    .iter()
+                    .map(|(n, pts)| SeriesLine {
+                        name: n.clone(),
+                        points: pts.iter().map(|&(x, y)| [x, y]).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        wall_s,
+    }
+}
+
+/// What `lab hw` shows about kernels: name, simulation, and whether it can run here.
+pub fn availability() -> BTreeMap<String, (String, Result<String, String>)> {
+    kernels()
+        .into_iter()
+        .map(|(sim, k)| {
+            (
+                k.name().to_string(),
+                (sim.to_string(), k.available(&toml::Table::new())),
+            )
+        })
+        .collect()
+}

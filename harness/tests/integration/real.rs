@@ -1,0 +1,191 @@
+//! Real kernels through `lab run`: the PostgreSQL kernel against a throwaway cluster, and what
+//! happens when a kernel cannot or must not run.
+//!
+//! Where PostgreSQL's server binaries are installed (CI installs them and sets
+//! `CLAIMLAB_REQUIRE_REAL=postgres`), the kernel must run; elsewhere it must say why not.
+
+use crate::util::*;
+
+fn postgres_present() -> bool {
+    let r = lab(&root(), &["hw", "--json"]).expect_code(0);
+    let hw: serde_json::Value = serde_json::from_str(&r.stdout).expect("hw --json");
+    hw["kernels"]
+        .as_array()
+        .expect("kernels")
+        .iter()
+        .any(|k| k["kernel"] == "pg_idempotency" && k["available"] == true)
+}
+
+fn required() -> bool {
+    std::env::var("CLAIMLAB_REQUIRE_REAL").is_ok_and(|v| v.split(',').any(|k| k == "postgres"))
+}
+
+#[test]
+fn postgres_kernel_runs_calibrates_and_is_judged() {
+    let present = postgres_present();
+    assert!(
+        present || !required(),
+        "CLAIMLAB_REQUIRE_REAL=postgres but `lab hw` finds no PostgreSQL server binaries"
+    );
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("real-pg.toml");
+    let mode = if present { "require" } else { "auto" };
+    lab(
+        &root(),
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--real",
+            mode,
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("real-pg"));
+    let real = &s["real"][0];
+    assert_eq!(real["kernel"], "pg_idempotency");
+    let claim = |id: &str| {
+        s["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    if !present {
+        assert_eq!(real["status"], "not_run", "{real}");
+        assert!(
+            real["reason"].as_str().unwrap().contains("PostgreSQL"),
+            "{real}"
+        );
+        assert_eq!(claim("one-charge")["verdict"], "not_run");
+        assert_eq!(claim("model-matches")["verdict"], "not_run");
+        return;
+    }
+    assert_eq!(real["status"], "ok", "{real}");
+    let m = &real["metrics"];
+    // The database counts the charges: one per key for every keyed flow, N without a key.
+    for n in [2, 4] {
+        assert_eq!(m[format!("article_n{n}_charges_per_key")], 1.0, "{m}");
+        assert_eq!(m[format!("article_for_update_n{n}_charges_per_key")], 1.0);
+        assert_eq!(m[format!("one_transaction_n{n}_charges_per_key")], 1.0);
+        assert_eq!(m[format!("none_n{n}_charges_per_key")], n as f64);
+        assert_eq!(m[format!("article_n{n}_conflicts_per_key")], (n - 1) as f64);
+        assert_eq!(
+            m[format!("one_transaction_n{n}_replays_per_key")],
+            (n - 1) as f64
+        );
+    }
+    assert_eq!(m["article_race_wrong_answer"], 1.0);
+    assert_eq!(m["stable_key_loss50_double_charges_per_10k"], 0.0);
+    assert!(
+        m["random_key_loss50_double_charges_per_10k"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(m["ttl_deleted_keys"], 2000.0);
+    // The measured round trip went into the burst points, and only those.
+    let db_ms = real["calibration"]["db_ms"].as_f64().unwrap();
+    let points = s["points"].as_array().unwrap();
+    assert_eq!(
+        real["calibrated_points"].as_array().unwrap().len(),
+        points.len()
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| p["params"]["db_ms"].as_f64() == Some(db_ms))
+    );
+    assert_eq!(claim("one-charge")["verdict"], "holds");
+    assert_eq!(
+        claim("model-matches")["verdict"],
+        "holds",
+        "{}",
+        claim("model-matches")
+    );
+    let report = std::fs::read_to_string(out.join("real-pg/report.md")).unwrap();
+    assert!(
+        report.contains("### Real kernel `pg_idempotency`"),
+        "{report}"
+    );
+    assert!(out.join("real-pg/charts/real-burst-charges.png").is_file());
+    // Nothing left behind: the throwaway cluster's directory is gone.
+    let db = real["environment"]["database"].as_str().unwrap();
+    let dir = db
+        .strip_prefix("throwaway cluster in ")
+        .and_then(|r| r.split(" (").next())
+        .expect("a throwaway cluster");
+    assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
+}
+
+#[test]
+fn real_off_skips_the_kernel_and_claims_say_not_run() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("real-pg.toml");
+    lab(
+        &root(),
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--real",
+            "off",
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("real-pg"));
+    assert_eq!(s["real"][0]["status"], "not_run");
+    assert_eq!(s["real"][0]["reason"], "disabled by --real off");
+    for c in s["claims"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "not_run", "{c}");
+        assert!(
+            c["reason"]
+                .as_str()
+                .unwrap()
+                .contains("disabled by --real off")
+        );
+    }
+    // Without measurements the points keep the scenario's values.
+    assert!(
+        s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["params"]["db_ms"] == 2.0)
+    );
+}
+
+#[test]
+fn require_fails_when_the_server_refuses() {
+    // A URL nothing listens on: the kernel cannot run, and --real require makes that an error.
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("real-pg.toml");
+    let r = lab(
+        &root(),
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--real",
+            "require",
+            "--set",
+            "real.database_url=postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("real kernel `pg_idempotency` did not run"),
+        "{}",
+        r.stderr
+    );
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+}

@@ -1,0 +1,117 @@
+//! Real kernels: measurements of the real thing (a PostgreSQL server, llama.cpp) on the machine
+//! at hand, beside a room's model. A kernel reports what it measured, what it could not run and
+//! why, and the parameter values the model can take from the measurement (its calibration).
+//!
+//! The types here carry no heavy dependency. Kernels that need one live behind a cargo feature
+//! (`postgres` for [`postgres`]) or in their own crate, and the harness decides which are built.
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+use std::collections::BTreeMap;
+
+use crate::params::ParamsError;
+
+/// What a kernel needs from the harness besides its `[real]` table.
+pub struct KernelContext<'a> {
+    /// The scenario's seed (kernels that draw random numbers use it).
+    pub seed: u64,
+    /// `--quick`: the smallest run that still shows the mechanism.
+    pub quick: bool,
+    /// Reports progress on long steps (a one-line message).
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// A real kernel: one per room at most.
+pub trait Kernel: Sync {
+    /// snake_case name, as `summary.json` shows it (`pg_idempotency`).
+    fn name(&self) -> &'static str;
+    /// One line: what it measures and what it needs.
+    fn description(&self) -> &'static str;
+    /// Validates the scenario's `[real]` table (without the harness's own keys) and returns it
+    /// with defaults filled in.
+    fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError>;
+    /// Whether the kernel can run here, and if not, why (cheap: no measurement).
+    fn available(&self, real: &toml::Table) -> Result<String, String>;
+    /// Measures. Never panics on a missing service: returns [`KernelReport::not_run`].
+    fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport;
+}
+
+/// One measured value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealMetric {
+    pub value: f64,
+    pub unit: String,
+    /// A 95% interval when the kernel repeated the measurement.
+    pub ci95: Option<[f64; 2]>,
+    /// Repetitions behind the value (1 when measured once).
+    pub n: u32,
+}
+
+/// A measured curve for the report (latency over time, cost vs size).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealSeries {
+    /// File-name safe id.
+    pub id: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// One line per name.
+    pub lines: Vec<(String, Vec<(f64, f64)>)>,
+    pub log_y: bool,
+}
+
+/// What a kernel run produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KernelReport {
+    /// Present when the kernel did not run (or stopped): why, in one sentence.
+    pub not_run: Option<String>,
+    pub metrics: BTreeMap<String, RealMetric>,
+    /// Parameter values for the model, measured (only keys the room's params accept).
+    pub calibration: toml::Table,
+    /// What the run showed that numbers don't (a pitfall reproduced, a property checked).
+    pub findings: Vec<String>,
+    pub series: Vec<RealSeries>,
+    /// Where it ran (server version, CPU threads, model files).
+    pub environment: BTreeMap<String, String>,
+}
+
+impl KernelReport {
+    /// A kernel that could not run, with the reason.
+    pub fn not_run(reason: impl Into<String>) -> KernelReport {
+        KernelReport {
+            not_run: Some(reason.into()),
+            ..KernelReport::default()
+        }
+    }
+
+    /// Records a value measured once.
+    pub fn set(&mut self, name: impl Into<String>, value: f64, unit: &str) {
+        self.metrics.insert(
+            name.into(),
+            RealMetric {
+                value,
+                unit: unit.to_string(),
+                ci95: None,
+                n: 1,
+            },
+        );
+    }
+
+    /// Records the mean of repeated measurements with its Student-t 95% interval.
+    pub fn set_samples(&mut self, name: impl Into<String>, samples: &[f64], unit: &str) {
+        if samples.is_empty() {
+            return;
+        }
+        let e = crate::stats::Estimate::from_samples(samples);
+        self.metrics.insert(
+            name.into(),
+            RealMetric {
+                value: e.mean,
+                unit: unit.to_string(),
+                ci95: (samples.len() > 1).then_some([e.ci95.0, e.ci95.1]),
+                n: samples.len() as u32,
+            },
+        );
+    }
+}
