@@ -36,6 +36,7 @@ pub enum RealMode {
 pub fn kernel_for(sim: &str) -> Option<&'static dyn Kernel> {
     match sim {
         "idempotency" => Some(&sims::idempotency::PgIdempotency),
+        "migrations" => Some(&sims::migrations::PgMigrations),
         _ => None,
     }
 }

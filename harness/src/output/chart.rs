@@ -617,6 +617,15 @@ pub fn render_series(series: &RealSeriesJson, png: &Path, svg: &Path) -> Result<
         })
         .collect();
     lines.retain(|l| !l.pts.is_empty());
+    // Identical curves would hide each other: draw one, named for all (`a = b`).
+    let mut merged: Vec<Line> = Vec::new();
+    for l in lines {
+        match merged.iter_mut().find(|m| m.pts == l.pts) {
+            Some(m) => m.name = format!("{} = {}", m.name, l.name),
+            None => merged.push(l),
+        }
+    }
+    let lines = merged;
     let d = fit(Prepared {
         corner: SeriesLabelPosition::UpperLeft,
         x_range: (0.0, 1.0),
