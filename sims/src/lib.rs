@@ -14,5 +14,6 @@ pub mod params;
 pub mod queue;
 pub mod registry;
 pub mod simulation;
+pub mod speculative;
 pub mod stats;
 pub mod tail_sampling;
