@@ -16,5 +16,6 @@ pub mod queue;
 pub mod real;
 pub mod registry;
 pub mod simulation;
+pub mod speculative;
 pub mod stats;
 pub mod tail_sampling;
