@@ -79,7 +79,8 @@ impl std::fmt::Debug for RealPlan {
     }
 }
 
-/// Installs a Ctrl-C handler that stops the servers kernels started, then exits 130.
+/// Installs a Ctrl-C (and SIGTERM, SIGHUP) handler that stops the servers kernels started, then
+/// exits 130.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         #[cfg(feature = "postgres")]
