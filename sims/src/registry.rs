@@ -1,13 +1,15 @@
 //! Every room, in alphabetical order of name. The harness finds simulations only here.
 
 use crate::ab_testing::AbTesting;
+use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
 use crate::tail_sampling::TailSampling;
 
 /// All registered simulations, sorted by name.
-pub const SIMULATIONS: &[&dyn Simulation] = &[&AbTesting, &Idempotency, &Queue, &TailSampling];
+pub const SIMULATIONS: &[&dyn Simulation] =
+    &[&AbTesting, &GpuServing, &Idempotency, &Queue, &TailSampling];
 
 /// The simulation called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Simulation> {
