@@ -38,6 +38,8 @@ pub(super) struct Preempted {
     pub class: u8,
     /// Output tokens it generated since it was admitted (lost unless persisted).
     pub generated: u32,
+    /// Prompt tokens prefilled since it was admitted (its KV cache is gone with it).
+    pub prefilled: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +58,7 @@ struct Seq {
     unit: u32,
     class: u8,
     prefill_left: u32,
+    prefill_total: u32,
     decode_needed: u32,
     /// While decoding: tokens generated = the unit's steps − base.
     base: u64,
@@ -196,6 +199,7 @@ impl Engine {
             unit: u as u32,
             class,
             prefill_left: prefill,
+            prefill_total: prefill,
             decode_needed: decode.max(1),
             base: 0,
             kv,
@@ -351,6 +355,7 @@ impl Engine {
             req: seq.req,
             class: seq.class,
             generated,
+            prefilled: seq.prefill_total - seq.prefill_left,
         };
         if seq.state == State::Pending {
             let unit = &mut self.units[u];
@@ -367,14 +372,20 @@ impl Engine {
         &self.units[u].members
     }
 
-    /// (class, output tokens generated so far, KV tokens) of live sequence `s`.
-    pub(super) fn seq_info(&self, s: u32) -> (u8, u32, u32) {
+    /// (class, output tokens generated so far, prompt tokens prefilled so far, KV tokens) of
+    /// live sequence `s`.
+    pub(super) fn seq_info(&self, s: u32) -> (u8, u32, u32, u32) {
         let seq = &self.seqs[s as usize];
         let generated = match seq.state {
             State::Decoding => (self.units[seq.unit as usize].steps - seq.base) as u32,
             _ => 0,
         };
-        (seq.class, generated, seq.kv)
+        (
+            seq.class,
+            generated,
+            seq.prefill_total - seq.prefill_left,
+            seq.kv,
+        )
     }
 
     /// The request sequence `s` serves.

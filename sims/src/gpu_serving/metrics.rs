@@ -96,7 +96,7 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "lost_work_fraction",
         "fraction",
-        "share of P2 output tokens generated and then lost to preemption (not checkpointed)",
+        "share of the P2 tokens processed (prefill and decode) that preemption threw away: prefill done and output since the last checkpoint",
         Better::Lower,
     ),
     MetricDef::new(

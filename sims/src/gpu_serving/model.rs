@@ -170,7 +170,7 @@ struct Window {
     rejected: u64,
     preemptions: u64,
     pod_evictions: u64,
-    p2_generated: u64,
+    p2_processed: u64,
     p2_lost: u64,
 }
 
@@ -184,8 +184,9 @@ struct Cluster<'a> {
     reserved_init: usize,
     reserved_now: usize,
     quiet_checks: u32,
+    /// P0 first tokens in the controller's current look, and how many came too late.
     p0_seen: u64,
-    p0_missed: u64,
+    p0_slow: u64,
     reqs: Vec<Req>,
     free_reqs: Vec<u32>,
     queues: [VecDeque<u32>; 3],
@@ -266,7 +267,7 @@ impl<'a> Cluster<'a> {
             reserved_now: reserved_init,
             quiet_checks: 0,
             p0_seen: 0,
-            p0_missed: 0,
+            p0_slow: 0,
             reqs: Vec::new(),
             free_reqs: Vec::new(),
             queues: Default::default(),
@@ -454,29 +455,22 @@ impl<'a> Cluster<'a> {
     fn arrive(&mut self, r: u32, now: SimTime) {
         let class = self.reqs[r as usize].class;
         let q = self.queue_of(class);
-        if class == 0 {
-            self.p0_seen += 1;
-        }
         if !self.queues[q].is_empty() {
             self.queues[q].push_back(r);
-            self.p0_missed += u64::from(class == 0);
             return;
         }
         let kv = self.kv_of(r);
         let cands = self.candidates(class);
         if let Some(&u) = cands.iter().find(|&&u| self.engine.can_admit(u, kv)) {
-            self.p0_missed += u64::from(class == 0 && self.roles[u] != Role::Reserved);
             self.admit(u, r, now);
             return;
         }
         if class < 2 && self.p.policy != Policy::Fifo {
             if let Some(u) = self.make_room(&cands, kv) {
-                self.p0_missed += u64::from(class == 0 && self.roles[u] != Role::Reserved);
                 self.admit(u, r, now);
                 return;
             }
         }
-        self.p0_missed += u64::from(class == 0);
         self.queues[q].push_back(r);
     }
 
@@ -501,17 +495,18 @@ impl<'a> Cluster<'a> {
             if self.engine.units[u].class_live[2] == 0 {
                 continue;
             }
-            // Victims: P2 sequences, the least unsaved work first.
+            // Victims: P2 sequences, the least work to redo first (prefill done so far plus
+            // output since the last checkpoint; one still waiting for its prefill costs nothing).
             let mut victims: Vec<(u32, u32, u32)> = self
                 .engine
                 .members(u)
                 .iter()
                 .filter_map(|&s| {
-                    let (class, generated, skv) = self.engine.seq_info(s);
+                    let (class, generated, prefilled, skv) = self.engine.seq_info(s);
                     (class == 2).then(|| {
                         let total = self.reqs[self.engine_req(s) as usize].done + generated;
                         let unsaved = if ck > 0 { total % ck } else { total };
-                        (unsaved, s, skv)
+                        (prefilled + unsaved, s, skv)
                     })
                 })
                 .collect();
@@ -563,14 +558,13 @@ impl<'a> Cluster<'a> {
         let delay = if info.class == 2 {
             // Batch jobs persist every `ck` output tokens; the rest is lost.
             let total = q.done + info.generated;
-            let kept = if ck > 0 {
-                (total / ck * ck).max(q.done)
-            } else {
-                q.done
-            };
+            let kept = total
+                .checked_div(ck)
+                .map_or(q.done, |n| (n * ck).max(q.done));
             if self.measuring {
-                self.w.p2_generated += info.generated as u64;
-                self.w.p2_lost += (total - kept) as u64;
+                // Tokens processed (prefill and decode) that the restart must redo.
+                self.w.p2_processed += (info.prefilled + info.generated) as u64;
+                self.w.p2_lost += (info.prefilled + total - kept) as u64;
             }
             q.done = kept;
             SimDuration::from_secs_f64(self.p.restart_delay_s)
@@ -658,6 +652,11 @@ impl<'a> Cluster<'a> {
             return;
         }
         q.first = true;
+        if q.class == 0 {
+            self.p0_seen += 1;
+            let slow = now.since(q.arrived).as_secs_f64() * 1e3 > self.p.pod_scale_up_ttft_ms;
+            self.p0_slow += u64::from(slow);
+        }
         if q.measured && q.class < 2 {
             let d = now.since(q.arrived);
             let c = q.class as usize;
@@ -672,7 +671,7 @@ impl<'a> Cluster<'a> {
         if self.measuring {
             self.w.completions[c] += 1;
             if c == 2 {
-                self.w.p2_generated += (q.output - q.done) as u64;
+                self.w.p2_processed += (q.prompt + q.output) as u64;
             }
         }
         if q.measured && c < 2 {
@@ -698,16 +697,16 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// The pod-level controller: grow the P0 pool by evicting a batch pod when P0 spilled out
-    /// of it, shrink it back after a quiet spell. Pods take `pod_startup_s` to become ready.
+    /// The pod-level controller: grow the P0 pool by evicting a batch pod when too many P0
+    /// first tokens came later than `pod_scale_up_ttft_ms`, shrink it back after quiet looks. Pods take `pod_startup_s` to become ready.
     fn pod_check(&mut self, now: SimTime) {
         let pressure = if self.p0_seen > 0 {
-            self.p0_missed as f64 / self.p0_seen as f64
+            self.p0_slow as f64 / self.p0_seen as f64
         } else {
             0.0
         };
         self.p0_seen = 0;
-        self.p0_missed = 0;
+        self.p0_slow = 0;
         if pressure > self.p.pod_scale_up_share && self.reserved_now < self.order.len() {
             self.quiet_checks = 0;
             let u = self.order[self.reserved_now] as usize;
@@ -807,8 +806,8 @@ impl<'a> Cluster<'a> {
         out.set("pod_preemptions_per_hour", w.pod_evictions as f64 / hours);
         out.set(
             "lost_work_fraction",
-            if w.p2_generated > 0 {
-                w.p2_lost as f64 / w.p2_generated as f64
+            if w.p2_processed > 0 {
+                w.p2_lost as f64 / w.p2_processed as f64
             } else {
                 0.0
             },

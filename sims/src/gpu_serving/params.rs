@@ -70,7 +70,9 @@ pub struct GpuServingParams {
     pub pod_check_s: f64,
     /// Seconds a new pod takes to become ready (schedule, pull, load weights). Default 120.
     pub pod_startup_s: f64,
-    /// Share of P0 requests not placed on a reserved replica at once that triggers a scale-up.
+    /// P0 time to first token the controller aims for, ms. Default 200 (the article's P99).
+    pub pod_scale_up_ttft_ms: f64,
+    /// Share of a look's P0 requests slower than that which triggers a scale-up. Default 0.05.
     pub pod_scale_up_share: f64,
     /// Quiet looks in a row before an added P0 replica goes back to batch.
     pub pod_scale_down_checks: u32,
@@ -149,6 +151,7 @@ impl Default for GpuServingParams {
             pod_preemption: false,
             pod_check_s: 60.0,
             pod_startup_s: 120.0,
+            pod_scale_up_ttft_ms: 200.0,
             pod_scale_up_share: 0.05,
             pod_scale_down_checks: 10,
             monthly_requests: 3e6,
@@ -578,6 +581,7 @@ impl GpuServingParams {
         require_non_negative("restart_delay_s", self.restart_delay_s)?;
         require_positive("pod_check_s", self.pod_check_s)?;
         require_non_negative("pod_startup_s", self.pod_startup_s)?;
+        require_positive("pod_scale_up_ttft_ms", self.pod_scale_up_ttft_ms)?;
         require_probability("pod_scale_up_share", self.pod_scale_up_share)?;
         if !(self.monthly_requests > 0.0 && self.monthly_requests <= 1e11) {
             return Err(ParamsError::out_of_range(
