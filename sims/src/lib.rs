@@ -9,6 +9,7 @@
 
 pub mod ab_testing;
 pub mod des;
+pub mod gpu_serving;
 pub mod idempotency;
 pub mod migrations;
 pub mod params;

@@ -1,6 +1,7 @@
 //! Every room, in alphabetical order of name. The harness finds simulations only here.
 
 use crate::ab_testing::AbTesting;
+use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
@@ -10,6 +11,7 @@ use crate::tail_sampling::TailSampling;
 /// All registered simulations, sorted by name.
 pub const SIMULATIONS: &[&dyn Simulation] = &[
     &AbTesting,
+    &GpuServing,
     &Idempotency,
     &Queue,
     &Speculative,
