@@ -10,6 +10,7 @@
 pub mod ab_testing;
 pub mod des;
 pub mod idempotency;
+pub mod migrations;
 pub mod params;
 pub mod queue;
 pub mod real;

@@ -2,12 +2,14 @@
 
 use crate::ab_testing::AbTesting;
 use crate::idempotency::Idempotency;
+use crate::migrations::Migrations;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
 use crate::tail_sampling::TailSampling;
 
 /// All registered simulations, sorted by name.
-pub const SIMULATIONS: &[&dyn Simulation] = &[&AbTesting, &Idempotency, &Queue, &TailSampling];
+pub const SIMULATIONS: &[&dyn Simulation] =
+    &[&AbTesting, &Idempotency, &Migrations, &Queue, &TailSampling];
 
 /// The simulation called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Simulation> {
