@@ -3,6 +3,7 @@
 use crate::ab_testing::AbTesting;
 use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
+use crate::migrations::Migrations;
 use crate::queue::Queue;
 use crate::simulation::Simulation;
 use crate::speculative::Speculative;
@@ -13,6 +14,7 @@ pub const SIMULATIONS: &[&dyn Simulation] = &[
     &AbTesting,
     &GpuServing,
     &Idempotency,
+    &Migrations,
     &Queue,
     &Speculative,
     &TailSampling,

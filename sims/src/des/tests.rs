@@ -1,6 +1,8 @@
 //! Engine unit tests: ordering, cancellation, time, streams, components.
 
-use super::components::{Acquire, Job, Semaphore, Station, StationEvent, StationOutput};
+use super::components::{
+    Acquire, Job, ProcessorSharing, Semaphore, SharingEvent, Station, StationEvent, StationOutput,
+};
 use super::*;
 
 #[test]
@@ -193,4 +195,72 @@ fn semaphore_is_fifo_and_hands_over_permits() {
     assert_eq!(m.release(t), None);
     assert_eq!(m.held(), 0);
     assert!(m.try_acquire(t));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ps(SharingEvent);
+impl From<SharingEvent> for Ps {
+    fn from(e: SharingEvent) -> Ps {
+        Ps(e)
+    }
+}
+
+/// Drains a processor-sharing component, returning (id, finished s).
+fn drain_ps(ps: &mut ProcessorSharing, s: &mut Scheduler<Ps>) -> Vec<(u64, f64)> {
+    let mut out = Vec::new();
+    while let Some((_, Ps(e))) = s.pop() {
+        if let Some(d) = ps.handle(s, e) {
+            out.push((d.id, d.finished.as_secs_f64()));
+        }
+    }
+    out
+}
+
+#[test]
+fn processor_sharing_slows_jobs_only_when_they_outnumber_processors() {
+    // Two processors, three jobs of 2, 4 and 6 s at t = 0: each runs at 2/3 until the first
+    // leaves (2 s of work at 2/3 = 3 s), then the other two run at full speed.
+    let mut s: Scheduler<Ps> = Scheduler::default();
+    let mut ps = ProcessorSharing::new(2);
+    for (id, w) in [(0, 2), (1, 4), (2, 6)] {
+        ps.arrive(&mut s, id, SimDuration::from_secs(w));
+    }
+    let out = drain_ps(&mut ps, &mut s);
+    assert_eq!(out, [(0, 3.0), (1, 5.0), (2, 7.0)]);
+    // Busy processors: 2 until t = 5, then 1 until t = 7.
+    let busy = ps.mean_busy(SimTime::ZERO + SimDuration::from_secs(7));
+    assert!((busy - 12.0 / 7.0).abs() < 1e-9, "{busy}");
+}
+
+#[test]
+fn processor_sharing_cancellation_returns_the_share() {
+    // One processor, jobs of 4 s and 10 s; the long one is cancelled at t = 2 (each had 1 s),
+    // so the short one finishes its remaining 3 s alone at t = 5.
+    let mut s: Scheduler<Ps> = Scheduler::default();
+    let mut ps = ProcessorSharing::new(1);
+    ps.arrive(&mut s, 7, SimDuration::from_secs(4));
+    let long = ps.arrive(&mut s, 8, SimDuration::from_secs(10));
+    s.run_until(SimTime::ZERO + SimDuration::from_secs(2), |_, _| {
+        unreachable!("nothing finishes before t=2")
+    });
+    assert!(ps.cancel(&mut s, long));
+    assert!(!ps.cancel(&mut s, long), "a key cancels once");
+    assert_eq!(drain_ps(&mut ps, &mut s), [(7, 5.0)]);
+    assert_eq!(ps.present(), 0);
+}
+
+#[test]
+fn processor_sharing_lone_job_keeps_its_exact_duration_late_in_a_run() {
+    // After other work has moved the virtual clock, a job alone still takes exactly its work.
+    let mut s: Scheduler<Ps> = Scheduler::default();
+    let mut ps = ProcessorSharing::new(3);
+    for id in 0..5 {
+        ps.arrive(&mut s, id, SimDuration(1_234_567 + id * 7));
+    }
+    drain_ps(&mut ps, &mut s);
+    let start = s.now();
+    ps.arrive(&mut s, 99, SimDuration(1_190_476_190_476));
+    let out = drain_ps(&mut ps, &mut s);
+    assert_eq!(out.len(), 1);
+    assert_eq!(s.now().since(start), SimDuration(1_190_476_190_476));
 }

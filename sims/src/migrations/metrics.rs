@@ -1,0 +1,109 @@
+//! The metrics the `migrations` room emits. Names are a contract other tools read (the real
+//! kernel reports its measurements under matching names).
+
+use crate::simulation::{Better, MetricDef};
+
+pub(super) const METRICS: &[MetricDef] = &[
+    MetricDef::new(
+        "lock_hold_s",
+        "s",
+        "ACCESS EXCLUSIVE held on the table: the rewrite, or the ghost swap (0 without a migration)",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "rewrite_rows_per_s",
+        "rows/s",
+        "rewrite: rows / lock_hold_s",
+        Better::Higher,
+    ),
+    MetricDef::new(
+        "ghost_total_s",
+        "s",
+        "ghost: migration start to the end of the swap",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "ghost_copy_rows_per_s",
+        "rows/s",
+        "ghost: rows / backfill phase (batches and throttle sleeps, before the swap)",
+        Better::Higher,
+    ),
+    MetricDef::new(
+        "backfill_duty_cycle",
+        "fraction",
+        "ghost: share of the backfill phase a batch was running",
+        Better::Neither,
+    ),
+    MetricDef::new(
+        "throttle_s",
+        "s",
+        "ghost: time the backfill spent in its throttle sleeps",
+        Better::Neither,
+    ),
+    MetricDef::new(
+        "mean_ms_baseline",
+        "ms",
+        "mean latency of requests that arrived before the migration",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p50_ms_baseline",
+        "ms",
+        "median latency of requests that arrived before the migration",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p99_ms_baseline",
+        "ms",
+        "99th percentile latency of requests that arrived before the migration",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p50_ms_during",
+        "ms",
+        "median latency of requests that arrived during the migration",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p99_ms_during",
+        "ms",
+        "99th percentile latency of requests that arrived during the migration (timeouts count at the timeout)",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p99_inflation_pct",
+        "%",
+        "p99_ms_during over p99_ms_baseline, minus one",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "p99_ms_after",
+        "ms",
+        "99th percentile latency of requests that arrived after the migration (the backlog draining)",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "timeouts",
+        "requests",
+        "requests that timed out, whole run",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "error_fraction",
+        "fraction",
+        "share of the requests that arrived during the migration that timed out (without a migration: of all requests)",
+        Better::Lower,
+    ),
+    MetricDef::new(
+        "pool_exhausted_after_s",
+        "s",
+        "time from the migration's start until a request first found every pool connection taken",
+        Better::Higher,
+    ),
+    MetricDef::new(
+        "wal_mb",
+        "MB",
+        "WAL the migration writes (10^6 bytes)",
+        Better::Lower,
+    ),
+];
