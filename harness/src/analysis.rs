@@ -95,7 +95,7 @@ pub fn judge(
             Ok(e) if e.n < 2 => {
                 // Measured once: judge the value itself and say so.
                 let (lo, hi) = expected.range();
-                let inside = lo <= e.mean && e.mean <= hi;
+                let inside = expected.accepts(e.mean);
                 let verdict = if inside {
                     Verdict::Holds
                 } else {
@@ -190,5 +190,26 @@ mod tests {
         };
         assert_eq!(verdict(&lt, Some(&est(0.1, 0.15))).0, Verdict::Holds);
         assert_eq!(verdict(&lt, Some(&est(0.25, 0.3))).0, Verdict::Fails);
+    }
+
+    #[test]
+    fn a_single_value_is_judged_with_strict_bounds() {
+        let gt = Expected {
+            gt: Some(0.0),
+            ..Default::default()
+        };
+        assert!(!gt.accepts(0.0));
+        assert!(gt.accepts(1.0));
+        let within = Expected {
+            between: Some([1.0, 2.0]),
+            ..Default::default()
+        };
+        assert!(within.accepts(1.0) && within.accepts(2.0) && !within.accepts(2.5));
+        let near = Expected {
+            approx: Some(0.0),
+            abs_tol: Some(0.5),
+            ..Default::default()
+        };
+        assert!(near.accepts(0.5) && !near.accepts(-0.6));
     }
 }

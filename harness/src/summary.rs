@@ -123,6 +123,16 @@ impl Expected {
         (lo, hi)
     }
 
+    /// Whether one value is acceptable: `gt` and `lt` are strict, `between` and tolerances
+    /// include their ends.
+    pub fn accepts(&self, x: f64) -> bool {
+        let (lo, hi) = self.range();
+        if self.approx.is_some() || self.between.is_some() {
+            return lo <= x && x <= hi;
+        }
+        lo < x && x < hi
+    }
+
     /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`.
     pub fn describe(&self) -> String {
         let target = match (self.approx, &self.matches) {

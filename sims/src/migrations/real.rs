@@ -355,6 +355,12 @@ mod pg {
             "query_ms".into(),
             toml::Value::Float(round(w.baseline_p50.max(0.01))),
         );
+        // A lognormal's p99 / p50 is exp(2.326 σ): the baseline spread fixes σ.
+        let sigma = (w.baseline_p99 / w.baseline_p50.max(0.01)).max(1.0).ln() / 2.326;
+        r.calibration.insert(
+            "query_sigma".into(),
+            toml::Value::Float(round(sigma.min(4.0))),
+        );
 
         // 3. The ghost-table procedure under load.
         (ctx.progress)(&format!("rebuilding orders ({} rows)", p.rows));
@@ -369,6 +375,15 @@ mod pg {
         let samples = load.stop().await;
         let w = Windows::of(&samples, t0, t1, p);
         w.report("ghost", r);
+        if w.during_write_p99 > 3.0 * w.during_read_p99 {
+            r.findings.push(format!(
+                "During the ghost procedure writes paid, reads hardly: write p99 {:.1} ms, read p99 \
+                 {:.1} ms (baseline p99 {:.1} ms): the cost is on the write path (the likely waits: a commit \
+                 flushing the WAL the batch has written, an update of a row the uncommitted batch \
+                 has copied waiting for its commit).",
+                w.during_write_p99, w.during_read_p99, w.baseline_p99
+            ));
+        }
         let prepared = prepared
             + samples
                 .iter()
@@ -837,6 +852,8 @@ mod pg {
         at: f64,
         latency_ms: f64,
         outcome: Outcome,
+        /// An UPDATE or INSERT (the ghost trigger's work falls on these).
+        write: bool,
     }
 
     struct Statements {
@@ -848,6 +865,55 @@ mod pg {
     struct Conn {
         client: Client,
         stmts: RwLock<Statements>,
+    }
+
+    /// The application's connection pool: a request waits (FIFO) for a free connection and has
+    /// it to itself, as with a pooled client; never two statements pipelined on one connection.
+    struct Pool {
+        conns: Vec<Conn>,
+        free: std::sync::Mutex<Vec<usize>>,
+        permits: tokio::sync::Semaphore,
+    }
+
+    /// One connection taken from the pool; it goes back when dropped, also when the request
+    /// times out mid-statement (the server cancels it by its own statement_timeout).
+    struct Lease<'a> {
+        pool: &'a Pool,
+        index: usize,
+        _permit: tokio::sync::SemaphorePermit<'a>,
+    }
+
+    impl Pool {
+        async fn lease(&self) -> Lease<'_> {
+            let permit = self.permits.acquire().await.expect("the pool's semaphore is never closed");
+            let index = self
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .expect("a permit guarantees a free connection");
+            Lease {
+                pool: self,
+                index,
+                _permit: permit,
+            }
+        }
+    }
+
+    impl Lease<'_> {
+        fn conn(&self) -> &Conn {
+            &self.pool.conns[self.index]
+        }
+    }
+
+    impl Drop for Lease<'_> {
+        fn drop(&mut self) {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self.index);
+        }
     }
 
     async fn prepare(c: &Client) -> Result<Statements, E> {
@@ -893,8 +959,13 @@ mod pg {
                     .await
                     .map_err(e)?;
                 let stmts = RwLock::new(prepare(&client).await?);
-                conns.push(Arc::new(Conn { client, stmts }));
+                conns.push(Conn { client, stmts });
             }
+            let pool = Arc::new(Pool {
+                free: std::sync::Mutex::new((0..conns.len()).collect()),
+                permits: tokio::sync::Semaphore::new(conns.len()),
+                conns,
+            });
             let stop = Arc::new(AtomicBool::new(false));
             let ok = Arc::new(std::sync::atomic::AtomicU64::new(0));
             let start = Instant::now();
@@ -908,16 +979,16 @@ mod pg {
                 while !stop2.load(Ordering::Relaxed) {
                     let at = i as f64 / rate;
                     tokio::time::sleep_until((start + Duration::from_secs_f64(at)).into()).await;
-                    let conn = Arc::clone(&conns[(i % conns.len() as u64) as usize]);
+                    let pool = Arc::clone(&pool);
                     let u = uniform(&mut rng);
                     let id = 1 + ((uniform(&mut rng) * rows as f64) as i32).min(rows as i32 - 1);
                     let ok3 = Arc::clone(&ok2);
                     tasks.push(tokio::spawn(async move {
                         let scheduled = start + Duration::from_secs_f64(at);
-                        let outcome = match tokio::time::timeout(
-                            timeout,
-                            request(&conn, u, read, update, id),
-                        )
+                        let outcome = match tokio::time::timeout(timeout, async {
+                            let lease = pool.lease().await;
+                            request(lease.conn(), u, read, update, id).await
+                        })
                         .await
                         {
                             Err(_) => Outcome::Timeout,
@@ -931,6 +1002,7 @@ mod pg {
                             at,
                             latency_ms,
                             outcome,
+                            write: u >= read,
                         }
                     }));
                     i += 1;
@@ -1001,6 +1073,8 @@ mod pg {
         during_p50: f64,
         during_p99: f64,
         during_max: f64,
+        during_read_p99: f64,
+        during_write_p99: f64,
         during_n: usize,
         timeouts: usize,
         errors: usize,
@@ -1009,10 +1083,10 @@ mod pg {
 
     impl Windows {
         fn of(samples: &[Sample], t0: f64, t1: f64, p: &RealParams) -> Windows {
-            let lat = |lo: f64, hi: f64| -> Vec<f64> {
+            let lat_of = |lo: f64, hi: f64, keep: &dyn Fn(&Sample) -> bool| -> Vec<f64> {
                 let mut v: Vec<f64> = samples
                     .iter()
-                    .filter(|s| s.at >= lo && s.at < hi)
+                    .filter(|s| s.at >= lo && s.at < hi && keep(s))
                     .map(|s| {
                         if s.outcome == Outcome::Timeout {
                             s.latency_ms.max(p.client_timeout_ms)
@@ -1024,6 +1098,7 @@ mod pg {
                 v.sort_by(f64::total_cmp);
                 v
             };
+            let lat = |lo: f64, hi: f64| lat_of(lo, hi, &|_| true);
             let q = |v: &[f64], q: f64| {
                 if v.is_empty() {
                     f64::NAN
@@ -1041,6 +1116,8 @@ mod pg {
                 during_p50: q(&during, 0.5),
                 during_p99: q(&during, 0.99),
                 during_max: during.last().copied().unwrap_or(f64::NAN),
+                during_read_p99: q(&lat_of(t0, t1.max(t0 + 1e-3), &|s| !s.write), 0.99),
+                during_write_p99: q(&lat_of(t0, t1.max(t0 + 1e-3), &|s| s.write), 0.99),
                 during_n: during.len(),
                 timeouts: samples
                     .iter()
@@ -1062,6 +1139,16 @@ mod pg {
             r.set(format!("{what}_p50_ms_during"), self.during_p50, "ms");
             r.set(format!("{what}_p99_ms_during"), self.during_p99, "ms");
             r.set(format!("{what}_max_ms_during"), self.during_max, "ms");
+            r.set(
+                format!("{what}_read_p99_ms_during"),
+                self.during_read_p99,
+                "ms",
+            );
+            r.set(
+                format!("{what}_write_p99_ms_during"),
+                self.during_write_p99,
+                "ms",
+            );
             r.set(format!("{what}_p99_ms_after"), self.after_p99, "ms");
             r.set(
                 format!("{what}_p99_inflation_pct"),
