@@ -1,12 +1,12 @@
-//! Measures a tiny pair and prints the figures as JSON:
+//! Measures a tiny pair and prints a summary (with PROBE_JSON=1 also the profile as JSON):
 //! `cargo run --release -p llama-kernel --features llama --example probe -- [layer_scale] [ci|full] [target_layers] [threads] [temperature]`
 //! Models are written to datasets/llama/generated/ (git-ignored).
 
 use std::path::Path;
 
 use llama_kernel::{
-    ProfileOptions, RunConfig, SpecOptions, TinyPair, Verification, ensure_pair, measure_profile,
-    run_speculative,
+    BatchOptions, ProfileOptions, RunConfig, SpecOptions, TinyPair, Verification, ensure_pair,
+    measure_batch_curve, measure_profile, run_speculative,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -75,6 +75,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.after_decode.anon_mib
         );
     }
+    let curve = measure_batch_curve(
+        &paths.target,
+        &BatchOptions {
+            run,
+            max_batch: 8,
+            ..Default::default()
+        },
+    )?;
+    let t1 = curve.points[0].step.median_ms;
+    let b: Vec<String> = curve
+        .points
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{:.2}ms({:.2})",
+                p.batch,
+                p.step.median_ms,
+                p.step.median_ms / t1
+            )
+        })
+        .collect();
+    println!("t(B) {}", b.join(" "));
     let temperature: f32 = arg(4).unwrap_or("1").parse()?;
     for verification in [
         Verification::Greedy,

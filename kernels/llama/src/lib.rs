@@ -476,6 +476,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn verification_serialises_with_a_mode_tag() {
+        let v = Verification::Stochastic { temperature: 0.5 };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"mode":"stochastic","temperature":0.5}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Verification::Greedy).unwrap(),
+            r#"{"mode":"greedy"}"#
+        );
+        let o = SpecOptions {
+            verification: v,
+            ..SpecOptions::default()
+        };
+        let back: SpecOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
+
     #[cfg(not(feature = "llama"))]
     #[test]
     fn without_the_feature_measuring_says_why() {
