@@ -2,7 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-lab := "cargo run --quiet --release -p harness --bin lab --"
+# `just features=llama demo` builds lab with the llama.cpp kernels (compiles llama.cpp once: minutes)
+features := ""
+lab := "cargo run --quiet --release -p harness --features '" + features + "' --bin lab --"
 
 # list the recipes
 default:
@@ -12,15 +14,19 @@ default:
 setup: system-deps
     rustup component add rustfmt clippy 2>/dev/null || true
     command -v just >/dev/null || cargo install just --locked
-    cargo build --release -p harness
+    cargo build --release -p harness --features '{{features}}'
 
 # apt packages the real kernels use, installed only when missing: postgresql (server binaries
-# for the throwaway cluster). Without them those kernels report not_run; nothing else changes.
+# for the throwaway cluster); cmake, clang and libclang-dev (to compile llama.cpp and generate its
+# bindings for the `llama` build). Without them those kernels report not_run or are not built.
 system-deps:
     #!/usr/bin/env bash
     set -euo pipefail
     need=()
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+    command -v cmake >/dev/null || need+=(cmake)
+    command -v clang >/dev/null || need+=(clang)
+    ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
     [ ${#need[@]} -eq 0 ] && exit 0
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
     if command -v apt-get >/dev/null \
@@ -43,9 +49,12 @@ run *args:
 lab *args:
     {{lab}} {{args}}
 
-# the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode
+# the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode; then the
+# llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes cold)
 test: system-deps
     cargo test --workspace
+    cargo test -p llama-kernel --features llama
+    cargo test -p harness --features llama --test integration llama
 
 # benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions
 bench *args:

@@ -35,8 +35,10 @@ pub enum RealMode {
 /// `not_run` with the cargo feature it needs).
 pub fn kernel_for(sim: &str) -> Option<&'static dyn Kernel> {
     match sim {
+        "gpu_serving" => Some(&sims::gpu_serving::LlamaBatch),
         "idempotency" => Some(&sims::idempotency::PgIdempotency),
         "migrations" => Some(&sims::migrations::PgMigrations),
+        "speculative" => Some(&sims::speculative::LlamaSpeculative),
         _ => None,
     }
 }

@@ -189,3 +189,87 @@ fn require_fails_when_the_server_refuses() {
     );
     assert!(entries(&out).is_empty(), "{:?}", entries(&out));
 }
+
+/// The llama.cpp kernels through `lab run`: with the `llama` build they measure the generated
+/// tiny models and their profiles feed the `this-machine` points; without it they say how to
+/// build them and the points run on their sourced profiles.
+#[test]
+fn llama_kernels_measure_and_calibrate_or_say_how_to_build() {
+    let built = cfg!(feature = "llama");
+    let t = tempdir();
+    let models = format!("real.models_dir=\"{}\"", t.path().join("models").display());
+    for (scenario, kernel) in [
+        ("speculative", "llama_speculative"),
+        ("gpu-serving", "llama_batch"),
+    ] {
+        let out = t.path().join(scenario);
+        let file = root().join(format!("scenarios/{scenario}.toml"));
+        lab(
+            &root(),
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--quick",
+                "--out",
+                out.to_str().unwrap(),
+                "--real",
+                if built { "require" } else { "auto" },
+                "--set",
+                &models,
+            ],
+        )
+        .expect_code(0);
+        let s = summary(&out.join(scenario));
+        let real = &s["real"][0];
+        assert_eq!(real["kernel"], kernel);
+        if !built {
+            assert_eq!(real["status"], "not_run", "{real}");
+            assert!(
+                real["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("--features llama"),
+                "{real}"
+            );
+            continue;
+        }
+        assert_eq!(real["status"], "ok", "{real}");
+        assert_eq!(real["calibrated_points"].as_array().unwrap().len(), 1);
+        let m = &real["metrics"];
+        let this_machine: Vec<&serde_json::Value> = s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["label"].as_str().unwrap().starts_with("this-machine"))
+            .collect();
+        assert!(!this_machine.is_empty());
+        assert!(
+            this_machine
+                .iter()
+                .all(|p| p["params"]["profile"] == "custom"),
+            "the measured profile replaces the sourced one"
+        );
+        if scenario == "speculative" {
+            for k in 1..=16 {
+                let v = m[format!("verify_cost_ratio_k{k}")].as_f64().unwrap();
+                assert!(v > 0.5 && v < 100.0, "V({k}) = {v}");
+            }
+            // At most K drafts and one bonus token per cycle.
+            let tpc = m["greedy_k4_tokens_per_cycle"].as_f64().unwrap();
+            assert!((1.0..=5.0).contains(&tpc), "{tpc}");
+            let a = real["calibration"]["alpha"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{a}");
+            let claim = s["claims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "model-matches-real-tokens-per-cycle")
+                .unwrap();
+            assert_ne!(claim["verdict"], "not_run", "{claim}");
+        } else {
+            let curve = real["calibration"]["step_ms_by_batch"].as_array().unwrap();
+            assert_eq!(curve.len(), 16);
+            assert!(m["step_ms_b16"].as_f64().unwrap() > 0.0);
+        }
+    }
+}

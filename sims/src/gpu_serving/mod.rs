@@ -38,6 +38,7 @@ mod metrics;
 mod model;
 mod params;
 mod probe;
+pub mod real;
 #[cfg(test)]
 mod tests;
 mod workload;
@@ -46,6 +47,7 @@ pub use params::{
     Arrival, ClassParams, GpuServingParams, ModelShape, Placement, Policy, Profile, Sharing,
     TokenDist,
 };
+pub use real::LlamaBatch;
 
 use crate::params::ParamsError;
 use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};

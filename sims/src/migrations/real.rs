@@ -34,7 +34,7 @@ pub struct RealParams {
     /// Share of reads (by primary key) and of updates; inserts are the rest.
     pub read_fraction: f64,
     pub update_fraction: f64,
-    /// Application connections (requests go round-robin over them, like a pool).
+    /// Application connections, a pool: a request waits for a free one.
     pub connections: u32,
     /// Client timeout and statement timeout, ms.
     pub client_timeout_ms: f64,
@@ -885,7 +885,11 @@ mod pg {
 
     impl Pool {
         async fn lease(&self) -> Lease<'_> {
-            let permit = self.permits.acquire().await.expect("the pool's semaphore is never closed");
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the pool's semaphore is never closed");
             let index = self
                 .free
                 .lock()

@@ -23,12 +23,14 @@ mod metrics;
 mod model;
 mod params;
 mod profiles;
+pub mod real;
 #[cfg(test)]
 mod tests;
 
 pub use model::{CycleMoments, expected_cycle, optimal_k};
 pub use params::{Alpha, MAX_K, Profile, SpeculativeParams};
 pub use profiles::Costs;
+pub use real::LlamaSpeculative;
 
 use crate::params::ParamsError;
 use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};

@@ -1,0 +1,174 @@
+//! What the llama.cpp kernels share: which GGUF files they measure (the user's, or the
+//! generated tiny pair) and whether this build can measure at all. The measuring itself is in
+//! the `llama-kernel` crate; its `llama` feature compiles llama.cpp.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::params::ParamsError;
+
+/// How to rebuild `lab` with the kernels on.
+pub const NOT_BUILT: &str = "lab was built without the `llama` feature \
+     (cargo build --release -p harness --features llama; it compiles llama.cpp, minutes)";
+
+/// The `[real]` keys every llama.cpp kernel takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelChoice {
+    /// The target (or only) model, a GGUF file; empty: the generated tiny target.
+    pub target: String,
+    /// The draft model, a GGUF file; empty: the generated tiny draft.
+    pub draft: String,
+    /// Where the tiny pair is written when generated (relative to the working directory).
+    pub models_dir: String,
+    /// llama.cpp threads; 0: every core.
+    pub threads: u32,
+    /// The generated pair only: the spread of the target's block weights around the draft it
+    /// shares embeddings and output with. Larger means less agreement (greedy K = 4 on this
+    /// pair: 0.01 accepts about 95% of drafts, 0.02 about 28%, 0.04 about 1%).
+    pub layer_scale: f64,
+}
+
+impl Default for ModelChoice {
+    fn default() -> Self {
+        ModelChoice {
+            target: String::new(),
+            draft: String::new(),
+            models_dir: "datasets/llama/generated".into(),
+            threads: 0,
+            layer_scale: f64::from(llama_kernel::CI_AGREEING_LAYER_SCALE),
+        }
+    }
+}
+
+/// The files a run measures.
+pub struct Models {
+    pub target: PathBuf,
+    pub draft: PathBuf,
+    /// Both are the generated tiny pair.
+    pub generated: bool,
+}
+
+impl ModelChoice {
+    /// Checks the choice without touching the files (the harness checks before it runs).
+    /// A speculative kernel needs both files or neither (a draft must share the target's
+    /// vocabulary); a one-model kernel takes no draft.
+    pub fn validate(&self, needs_draft: bool) -> Result<(), ParamsError> {
+        if needs_draft && self.target.is_empty() != self.draft.is_empty() {
+            let (key, value) = if self.draft.is_empty() {
+                ("draft", "\"\"")
+            } else {
+                ("target", "\"\"")
+            };
+            return Err(ParamsError::out_of_range(
+                key,
+                value,
+                "both real.target and real.draft (models sharing one vocabulary), or neither \
+                 (the generated tiny pair)",
+            ));
+        }
+        if !needs_draft && !self.draft.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "draft",
+                &self.draft,
+                "no draft: this kernel measures one model (real.target)",
+            ));
+        }
+        if self.models_dir.is_empty() {
+            return Err(ParamsError::out_of_range(
+                "models_dir",
+                "\"\"",
+                "a directory for the generated tiny models",
+            ));
+        }
+        if !(self.layer_scale > 0.0 && self.layer_scale <= 1.0) {
+            return Err(ParamsError::out_of_range(
+                "layer_scale",
+                self.layer_scale,
+                "> 0 and at most 1",
+            ));
+        }
+        if self.threads > 1024 {
+            return Err(ParamsError::out_of_range(
+                "threads",
+                self.threads,
+                "0 (every core) or a count up to 1024",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the kernel can run here: built with llama.cpp, and the user's files exist.
+    pub fn available(&self) -> Result<String, String> {
+        llama_kernel::available().map_err(|_| NOT_BUILT.to_string())?;
+        for (key, path) in [("target", &self.target), ("draft", &self.draft)] {
+            if !path.is_empty() && !Path::new(path).is_file() {
+                return Err(format!("real.{key} = {path}: no such file"));
+            }
+        }
+        Ok(if self.target.is_empty() {
+            let present: Vec<String> = std::fs::read_dir(&self.models_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("tiny-") && n.ends_with(".gguf"))
+                .collect();
+            if present.is_empty() {
+                format!(
+                    "llama.cpp built; the tiny models are generated into {} on first use",
+                    self.models_dir
+                )
+            } else {
+                let mut present = present;
+                present.sort();
+                format!(
+                    "llama.cpp built; models in {}: {}",
+                    self.models_dir,
+                    present.join(", ")
+                )
+            }
+        } else if self.draft.is_empty() {
+            format!("llama.cpp built; model {}", self.target)
+        } else {
+            format!(
+                "llama.cpp built; target {}, draft {}",
+                self.target, self.draft
+            )
+        })
+    }
+
+    /// The files to measure, generating the tiny pair where the user gave none.
+    pub fn models(&self) -> Result<Models, String> {
+        if !self.target.is_empty() {
+            return Ok(Models {
+                target: PathBuf::from(&self.target),
+                draft: PathBuf::from(&self.draft),
+                generated: false,
+            });
+        }
+        let pair = llama_kernel::TinyPair::ci(self.layer_scale as f32);
+        let paths = llama_kernel::ensure_pair(Path::new(&self.models_dir), &pair)
+            .map_err(|e| format!("writing the tiny models: {e}"))?;
+        Ok(Models {
+            target: paths.target,
+            draft: paths.draft,
+            generated: true,
+        })
+    }
+
+    pub fn run_config(&self) -> llama_kernel::RunConfig {
+        llama_kernel::RunConfig {
+            threads: self.threads,
+            ..llama_kernel::RunConfig::default()
+        }
+    }
+}
+
+/// A file's size in MB (the model's weights for the memory model).
+pub fn file_mb(path: &Path) -> f64 {
+    std::fs::metadata(path)
+        .map(|m| m.len() as f64 / 1e6)
+        .unwrap_or(0.0)
+}
