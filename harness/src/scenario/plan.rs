@@ -479,7 +479,8 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         &sf.claims,
         &points,
         sim,
-        real.is_some(),
+        // A [real] table that failed its check has its own error; its claims are not orphans.
+        real.is_some() || sf.real.is_some(),
         &mut pr,
         !opts.overrides.is_empty(),
     );

@@ -259,3 +259,24 @@ fn real_metric_without_a_real_table() {
     assert!(e.contains("claims[0].metric"), "{e}");
     assert!(e.contains("no [real] table"), "{e}");
 }
+
+#[test]
+fn llama_kernel_keys_are_checked_with_every_accepted_name() {
+    // The model-choice keys and the kernel's own keys are accepted together; a typo is named
+    // with its line, and a claim on the kernel is not reported as an orphan besides.
+    let text = "[scenario]\nid = \"bad\"\nsim = \"speculative\"\n[real]\nthreds = 2\n\
+                [[claims]]\nid = \"x\"\ntext = \"x\"\nmetric = \"real.draft_cost_ratio\"\nexpect = { lt = 1 }\n";
+    let e = bad(text, &[]);
+    assert!(
+        e.contains("s.toml:5:1: real.threds: unknown field `threds`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `threads`?"), "{e}");
+    assert!(!e.contains("no [real] table"), "{e}");
+    let e = bad(
+        "[scenario]\nid = \"bad\"\nsim = \"gpu_serving\"\n[real]\n",
+        &["--set", "real.draft=\"d.gguf\""],
+    );
+    assert!(e.contains("real.draft"), "{e}");
+    assert!(e.contains("this kernel measures one model"), "{e}");
+}

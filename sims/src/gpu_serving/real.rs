@@ -5,15 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::{self, ParamsError};
-use crate::real::llama::ModelChoice;
+use crate::params::ParamsError;
+use crate::real::llama::{ModelChoice, parse_real, real_table};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
 
 /// The `[real]` keys of `llama_batch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RealParams {
-    #[serde(flatten)]
+    /// `target`, `draft`, `models_dir`, `threads`, `layer_scale` (parsed apart).
+    #[serde(skip)]
     pub models: ModelChoice,
     /// Batches of 1..=max_batch sequences are timed.
     pub max_batch: u32,
@@ -36,7 +37,8 @@ impl Default for RealParams {
 
 impl RealParams {
     fn from_table(t: &toml::Table) -> Result<RealParams, ParamsError> {
-        let p: RealParams = params::parse(t)?;
+        let (models, p) = parse_real::<RealParams>(t)?;
+        let p = RealParams { models, ..p };
         p.models.validate(false)?;
         if !(1..=256).contains(&p.max_batch) {
             return Err(ParamsError::out_of_range(
@@ -74,7 +76,8 @@ impl Kernel for LlamaBatch {
     }
 
     fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError> {
-        Ok(params::to_table(&RealParams::from_table(real)?))
+        let p = RealParams::from_table(real)?;
+        Ok(real_table(&p.models, &p))
     }
 
     fn available(&self, real: &toml::Table) -> Result<String, String> {
@@ -213,9 +216,10 @@ mod tests {
             ("max_batch = 0", "max_batch"),
             ("draft = \"d.gguf\"", "draft"),
             ("reps = 0", "reps"),
+            ("max_btch = 4", "max_btch"),
         ] {
             let e = LlamaBatch.check(&src.parse().unwrap()).unwrap_err();
-            assert!(e.to_string().contains(field), "{src}: {e}");
+            assert_eq!(e.path(), field, "{src}: {e}");
         }
     }
 }

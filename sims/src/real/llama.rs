@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::params::ParamsError;
+use crate::params::{self, ParamsError};
 
 /// How to rebuild `lab` with the kernels on.
 pub const NOT_BUILT: &str = "lab was built without the `llama` feature \
@@ -42,6 +43,38 @@ impl Default for ModelChoice {
     }
 }
 
+/// Parses a llama.cpp kernel's `[real]` table: the [`ModelChoice`] keys, and the kernel's own
+/// keys into `T` (a table of its own, so unknown keys are named with every accepted one).
+pub fn parse_real<T: DeserializeOwned>(t: &toml::Table) -> Result<(ModelChoice, T), ParamsError> {
+    let (choice, own): (toml::Table, toml::Table) = t
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| ModelChoice::KEYS.contains(&k.as_str()));
+    let choice: ModelChoice = params::parse(&choice)?;
+    let own: T = params::parse(&own).map_err(|e| match e {
+        ParamsError::Invalid { path, message } if message.starts_with("unknown field") => {
+            let keys: Vec<String> = ModelChoice::KEYS.iter().map(|k| format!("`{k}`")).collect();
+            ParamsError::Invalid {
+                path,
+                message: message.replacen(
+                    "expected one of ",
+                    &format!("expected one of {}, ", keys.join(", ")),
+                    1,
+                ),
+            }
+        }
+        e => e,
+    })?;
+    Ok((choice, own))
+}
+
+/// The checked table: the model choice and the kernel's own keys, defaults filled in.
+pub fn real_table<T: Serialize>(choice: &ModelChoice, own: &T) -> toml::Table {
+    let mut t = params::to_table(choice);
+    t.extend(params::to_table(own));
+    t
+}
+
 /// The files a run measures.
 pub struct Models {
     pub target: PathBuf,
@@ -51,6 +84,9 @@ pub struct Models {
 }
 
 impl ModelChoice {
+    /// Its `[real]` keys.
+    pub const KEYS: [&'static str; 5] = ["target", "draft", "models_dir", "threads", "layer_scale"];
+
     /// Checks the choice without touching the files (the harness checks before it runs).
     /// A speculative kernel needs both files or neither (a draft must share the target's
     /// vocabulary); a one-model kernel takes no draft.

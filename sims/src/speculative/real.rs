@@ -9,15 +9,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::{self, ParamsError};
-use crate::real::llama::{ModelChoice, file_mb};
+use crate::params::ParamsError;
+use crate::real::llama::{ModelChoice, file_mb, parse_real, real_table};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
 
 /// The `[real]` keys of `llama_speculative`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RealParams {
-    #[serde(flatten)]
+    /// `target`, `draft`, `models_dir`, `threads`, `layer_scale` (parsed apart).
+    #[serde(skip)]
     pub models: ModelChoice,
     /// Verify passes of K = 1..verify_k_max drafted tokens (K + 1 tokens per pass) are timed.
     pub verify_k_max: u32,
@@ -49,7 +50,8 @@ impl Default for RealParams {
 
 impl RealParams {
     fn from_table(t: &toml::Table) -> Result<RealParams, ParamsError> {
-        let p: RealParams = params::parse(t)?;
+        let (models, p) = parse_real::<RealParams>(t)?;
+        let p = RealParams { models, ..p };
         p.models.validate(true)?;
         if !(1..=64).contains(&p.verify_k_max) {
             return Err(ParamsError::out_of_range(
@@ -122,7 +124,8 @@ impl Kernel for LlamaSpeculative {
     }
 
     fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError> {
-        Ok(params::to_table(&RealParams::from_table(real)?))
+        let p = RealParams::from_table(real)?;
+        Ok(real_table(&p.models, &p))
     }
 
     fn available(&self, real: &toml::Table) -> Result<String, String> {
@@ -373,9 +376,10 @@ mod tests {
             ("temperature = 0.0", "temperature"),
             ("tokens = 2", "tokens"),
             ("threds = 2", "threds"),
+            ("layer_scale = 0.0", "layer_scale"),
         ] {
             let e = LlamaSpeculative.check(&table(src)).unwrap_err();
-            assert!(e.to_string().contains(field), "{src}: {e}");
+            assert_eq!(e.path(), field, "{src}: {e}");
         }
     }
 
