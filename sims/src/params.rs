@@ -66,6 +66,24 @@ pub fn require_positive(path: &str, x: f64) -> Result<(), ParamsError> {
     }
 }
 
+/// Checks a count against its accepted range, e.g. `1 to 1000 repetitions`.
+pub fn require_count(
+    path: &str,
+    x: u32,
+    range: std::ops::RangeInclusive<u32>,
+    unit: &str,
+) -> Result<(), ParamsError> {
+    if range.contains(&x) {
+        Ok(())
+    } else {
+        Err(ParamsError::out_of_range(
+            path,
+            x,
+            &format!("{} to {} {unit}", range.start(), range.end()),
+        ))
+    }
+}
+
 /// Checks `0 ≤ x ≤ 1`.
 pub fn require_probability(path: &str, x: f64) -> Result<(), ParamsError> {
     if (0.0..=1.0).contains(&x) {

@@ -234,7 +234,6 @@ fn llama_kernels_measure_and_calibrate_or_say_how_to_build() {
             continue;
         }
         assert_eq!(real["status"], "ok", "{real}");
-        assert_eq!(real["calibrated_points"].as_array().unwrap().len(), 1);
         let m = &real["metrics"];
         let this_machine: Vec<&serde_json::Value> = s["points"]
             .as_array()
@@ -243,6 +242,10 @@ fn llama_kernels_measure_and_calibrate_or_say_how_to_build() {
             .filter(|p| p["label"].as_str().unwrap().starts_with("this-machine"))
             .collect();
         assert!(!this_machine.is_empty());
+        assert_eq!(
+            real["calibrated_points"].as_array().unwrap().len(),
+            this_machine.len()
+        );
         assert!(
             this_machine
                 .iter()

@@ -29,9 +29,18 @@ fn every_scenario_runs_quick_and_writes_a_report() {
         .collect();
     let dirs = entries(&out);
     assert_eq!(dirs.len(), files.len(), "{dirs:?}\n{}", r.stdout);
+    // CI names the services it provides (CLAIMLAB_REQUIRE_REAL=postgres): their kernels must run.
+    let required = std::env::var("CLAIMLAB_REQUIRE_REAL").unwrap_or_default();
     for d in dirs {
         let s = summary(&out.join(&d));
         assert_eq!(s["provenance"]["quick"], true);
         assert!(out.join(&d).join("report.html").is_file());
+        if let Some(real) = s["real"].as_array().and_then(|a| a.first()) {
+            let kernel = real["kernel"].as_str().unwrap();
+            let service = kernel.split('_').next().unwrap().replace("pg", "postgres");
+            if required.split(',').any(|k| k == service) {
+                assert_eq!(real["status"], "ok", "{d}: {real}");
+            }
+        }
     }
 }

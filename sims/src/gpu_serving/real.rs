@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::ParamsError;
-use crate::real::llama::{ModelChoice, parse_real, real_table};
+use crate::params::{ParamsError, require_count};
+use crate::real::llama::{ModelChoice, parse_real, real_table, run_measured};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
 
 /// The `[real]` keys of `llama_batch`.
@@ -40,23 +40,9 @@ impl RealParams {
         let (models, p) = parse_real::<RealParams>(t)?;
         let p = RealParams { models, ..p };
         p.models.validate(false)?;
-        if !(1..=256).contains(&p.max_batch) {
-            return Err(ParamsError::out_of_range(
-                "max_batch",
-                p.max_batch,
-                "1 to 256 sequences",
-            ));
-        }
-        if !(1..=1000).contains(&p.reps) {
-            return Err(ParamsError::out_of_range("reps", p.reps, "1 to 1000"));
-        }
-        if !(1..=4096).contains(&p.context_tokens) {
-            return Err(ParamsError::out_of_range(
-                "context_tokens",
-                p.context_tokens,
-                "1 to 4096 tokens",
-            ));
-        }
+        require_count("max_batch", p.max_batch, 1..=256, "sequences")?;
+        require_count("reps", p.reps, 1..=1000, "repetitions")?;
+        require_count("context_tokens", p.context_tokens, 1..=4096, "tokens")?;
         Ok(p)
     }
 }
@@ -86,25 +72,14 @@ impl Kernel for LlamaBatch {
     }
 
     fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport {
-        let p = match RealParams::from_table(real) {
-            Ok(p) => p,
-            Err(e) => return KernelReport::not_run(e.to_string()),
-        };
-        if let Err(why) = p.models.available() {
-            return KernelReport::not_run(why);
-        }
-        let p = if ctx.quick {
-            RealParams {
-                reps: p.reps.min(3),
-                ..p
-            }
-        } else {
-            p
-        };
-        match measure(&p, ctx) {
-            Ok(r) => r,
-            Err(why) => KernelReport::not_run(why),
-        }
+        run_measured(
+            RealParams::from_table(real),
+            |p| &p.models,
+            |p| {
+                let reps = if ctx.quick { p.reps.min(3) } else { p.reps };
+                measure(&RealParams { reps, ..p }, ctx)
+            },
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::params::{self, ParamsError};
+use crate::real::KernelReport;
 
 /// How to rebuild `lab` with the kernels on.
 pub const NOT_BUILT: &str = "lab was built without the `llama` feature \
@@ -66,6 +67,23 @@ pub fn parse_real<T: DeserializeOwned>(t: &toml::Table) -> Result<(ModelChoice, 
         e => e,
     })?;
     Ok((choice, own))
+}
+
+/// A llama.cpp kernel's run: bad keys, a build without llama.cpp, a missing file or a failing
+/// measurement all become `not_run` with the reason.
+pub fn run_measured<P>(
+    parsed: Result<P, ParamsError>,
+    choice: impl Fn(&P) -> &ModelChoice,
+    measure: impl FnOnce(P) -> Result<KernelReport, String>,
+) -> KernelReport {
+    let p = match parsed {
+        Ok(p) => p,
+        Err(e) => return KernelReport::not_run(e.to_string()),
+    };
+    if let Err(why) = choice(&p).available() {
+        return KernelReport::not_run(why);
+    }
+    measure(p).unwrap_or_else(KernelReport::not_run)
 }
 
 /// The checked table: the model choice and the kernel's own keys, defaults filled in.

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::ParamsError;
-use crate::real::llama::{ModelChoice, file_mb, parse_real, real_table};
+use crate::params::{ParamsError, require_count};
+use crate::real::llama::{ModelChoice, file_mb, parse_real, real_table, run_measured};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
 
 /// The `[real]` keys of `llama_speculative`.
@@ -53,23 +53,9 @@ impl RealParams {
         let (models, p) = parse_real::<RealParams>(t)?;
         let p = RealParams { models, ..p };
         p.models.validate(true)?;
-        if !(1..=64).contains(&p.verify_k_max) {
-            return Err(ParamsError::out_of_range(
-                "verify_k_max",
-                p.verify_k_max,
-                "1 to 64 drafted tokens",
-            ));
-        }
-        if !(1..=1000).contains(&p.reps) {
-            return Err(ParamsError::out_of_range("reps", p.reps, "1 to 1000"));
-        }
-        if !(1..=4096).contains(&p.context_tokens) {
-            return Err(ParamsError::out_of_range(
-                "context_tokens",
-                p.context_tokens,
-                "1 to 4096 tokens",
-            ));
-        }
+        require_count("verify_k_max", p.verify_k_max, 1..=64, "drafted tokens")?;
+        require_count("reps", p.reps, 1..=1000, "repetitions")?;
+        require_count("context_tokens", p.context_tokens, 1..=4096, "tokens")?;
         if p.k.is_empty() || p.k.iter().any(|&k| !(1..=p.verify_k_max).contains(&k)) {
             return Err(ParamsError::out_of_range(
                 "k",
@@ -80,13 +66,7 @@ impl RealParams {
                 ),
             ));
         }
-        if !(8..=100_000).contains(&p.tokens) {
-            return Err(ParamsError::out_of_range(
-                "tokens",
-                p.tokens,
-                "8 to 100,000",
-            ));
-        }
+        require_count("tokens", p.tokens, 8..=100_000, "tokens")?;
         if !(p.temperature > 0.0 && p.temperature <= 10.0) {
             return Err(ParamsError::out_of_range(
                 "temperature",
@@ -134,18 +114,11 @@ impl Kernel for LlamaSpeculative {
     }
 
     fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport {
-        let p = match RealParams::from_table(real) {
-            Ok(p) => p,
-            Err(e) => return KernelReport::not_run(e.to_string()),
-        };
-        if let Err(why) = p.models.available() {
-            return KernelReport::not_run(why);
-        }
-        let p = if ctx.quick { p.quick() } else { p };
-        match measure(&p, ctx) {
-            Ok(r) => r,
-            Err(why) => KernelReport::not_run(why),
-        }
+        run_measured(
+            RealParams::from_table(real),
+            |p| &p.models,
+            |p| measure(&if ctx.quick { p.quick() } else { p }, ctx),
+        )
     }
 }
 
