@@ -64,9 +64,7 @@ impl RealParams {
                 "a non-empty list of sizes from 1 to 64 (each burst holds one connection per request)",
             ));
         }
-        if !(1..=1000).contains(&p.trials) {
-            return Err(ParamsError::out_of_range("trials", p.trials, "1 to 1000"));
-        }
+        params::require_count("trials", p.trials, 1..=1000, "bursts per size")?;
         params::require_non_negative("charge_ms", p.charge_ms)?;
         if p.charge_ms > 10_000.0 {
             return Err(ParamsError::out_of_range(
@@ -91,13 +89,7 @@ impl RealParams {
                 ));
             }
         }
-        if p.max_retries > 20 {
-            return Err(ParamsError::out_of_range(
-                "max_retries",
-                p.max_retries,
-                "0 to 20",
-            ));
-        }
+        params::require_count("max_retries", p.max_retries, 0..=20, "retries")?;
         if p.ttl_keys > 100_000_000 {
             return Err(ParamsError::out_of_range(
                 "ttl_keys",
@@ -137,7 +129,7 @@ impl Kernel for PgIdempotency {
 
     fn available(&self, real: &toml::Table) -> Result<String, String> {
         let p = RealParams::from_table(real).map_err(|e| e.to_string())?;
-        available(&p)
+        crate::real::postgres_available(&p.database_url)
     }
 
     fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport {
@@ -146,35 +138,14 @@ impl Kernel for PgIdempotency {
             Err(e) => return KernelReport::not_run(e.to_string()),
         };
         let p = if ctx.quick { p.quick() } else { p };
-        run(&p, ctx)
+        #[cfg(feature = "postgres")]
+        return pg::run(&p, ctx);
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (p, ctx);
+            KernelReport::not_run(crate::real::POSTGRES_NOT_BUILT)
+        }
     }
-}
-
-#[cfg(not(feature = "postgres"))]
-fn available(_: &RealParams) -> Result<String, String> {
-    Err(NOT_BUILT.into())
-}
-
-#[cfg(not(feature = "postgres"))]
-fn run(_: &RealParams, _: &KernelContext) -> KernelReport {
-    KernelReport::not_run(NOT_BUILT)
-}
-
-#[cfg(not(feature = "postgres"))]
-const NOT_BUILT: &str = "lab was built without the `postgres` feature";
-
-#[cfg(feature = "postgres")]
-fn available(p: &RealParams) -> Result<String, String> {
-    if p.database_url.is_empty() {
-        crate::real::postgres::throwaway_available()
-    } else {
-        Ok("the server at real.database_url".into())
-    }
-}
-
-#[cfg(feature = "postgres")]
-fn run(p: &RealParams, ctx: &KernelContext) -> KernelReport {
-    pg::run(p, ctx)
 }
 
 /// Server flows the kernel runs (the in-memory set is not a database flow).

@@ -152,7 +152,7 @@ impl Kernel for PgMigrations {
 
     fn available(&self, real: &toml::Table) -> Result<String, String> {
         let p = RealParams::from_table(real).map_err(|e| e.to_string())?;
-        available(&p)
+        crate::real::postgres_available(&p.database_url)
     }
 
     fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport {
@@ -161,35 +161,14 @@ impl Kernel for PgMigrations {
             Err(e) => return KernelReport::not_run(e.to_string()),
         };
         let p = if ctx.quick { p.quick() } else { p };
-        run(&p, ctx)
+        #[cfg(feature = "postgres")]
+        return pg::run(&p, ctx);
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = (p, ctx);
+            KernelReport::not_run(crate::real::POSTGRES_NOT_BUILT)
+        }
     }
-}
-
-#[cfg(not(feature = "postgres"))]
-fn available(_: &RealParams) -> Result<String, String> {
-    Err(NOT_BUILT.into())
-}
-
-#[cfg(not(feature = "postgres"))]
-fn run(_: &RealParams, _: &KernelContext) -> KernelReport {
-    KernelReport::not_run(NOT_BUILT)
-}
-
-#[cfg(not(feature = "postgres"))]
-const NOT_BUILT: &str = "lab was built without the `postgres` feature";
-
-#[cfg(feature = "postgres")]
-fn available(p: &RealParams) -> Result<String, String> {
-    if p.database_url.is_empty() {
-        crate::real::postgres::throwaway_available()
-    } else {
-        Ok("the server at real.database_url".into())
-    }
-}
-
-#[cfg(feature = "postgres")]
-fn run(p: &RealParams, ctx: &KernelContext) -> KernelReport {
-    pg::run(p, ctx)
 }
 
 #[cfg(feature = "postgres")]
@@ -575,6 +554,21 @@ mod pg {
         Ok(())
     }
 
+    /// The migration's advisory lock, taken without waiting: another worker holding it is an
+    /// error (the lab's own runs never overlap).
+    async fn take_migration_lock(m: &Client) -> Result<(), E> {
+        let got: bool = m
+            .query_one(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"), &[])
+            .await
+            .map_err(e)?
+            .get(0);
+        if got {
+            Ok(())
+        } else {
+            Err("the advisory lock was already held".into())
+        }
+    }
+
     async fn abort_demo(
         db: &Database,
         admin: &Client,
@@ -588,14 +582,7 @@ mod pg {
             .await
             .map_err(e)?
             .get(0);
-        let got: bool = m
-            .query_one(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"), &[])
-            .await
-            .map_err(e)?
-            .get(0);
-        if !got {
-            return Err("the advisory lock was already held".into());
-        }
+        take_migration_lock(&m).await?;
         m.batch_execute(GHOST_DDL).await.map_err(e)?;
         install_trigger(&m).await?;
         let half = (p.rows / 2) as i64;
@@ -679,14 +666,7 @@ mod pg {
         let m = db.connect().await?;
         let started = Instant::now();
         let wal0 = wal_lsn(admin).await?;
-        let got: bool = m
-            .query_one(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"), &[])
-            .await
-            .map_err(e)?
-            .get(0);
-        if !got {
-            return Err("the advisory lock was already held".into());
-        }
+        take_migration_lock(&m).await?;
         // A second worker, while the first holds the lock and the application runs.
         let w = db.connect().await?;
         let ok_before = load.ok_count();
