@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use sims::stats::Estimate;
 
+use crate::expectation::{Expectation, MetricSource};
 use crate::summary::{
     ClaimResult, Expected, MetricEstimate, PointResult, RealResult, Verdict, fmt_num,
 };
@@ -31,12 +32,43 @@ pub fn estimates(
         .collect()
 }
 
-/// The verdict for one claim at one point, with its reason.
-pub fn verdict(expected: &Expected, measured: Option<&MetricEstimate>) -> (Verdict, String) {
+/// A verdict with its reason in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// holds, fails, inconclusive or not_run.
+    pub verdict: Verdict,
+    /// Why: the interval against the range, or what is missing.
+    pub reason: String,
+}
+
+impl Assessment {
+    fn new(verdict: Verdict, reason: impl Into<String>) -> Assessment {
+        Assessment {
+            verdict,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One claim judged at one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// The expectation as judged, in its wire form (a `matches` carries the measured value as
+    /// `approx`).
+    pub expected: Expected,
+    /// The estimate judged, absent when there is none.
+    pub measured: Option<MetricEstimate>,
+    /// The verdict and its reason.
+    pub assessment: Assessment,
+}
+
+/// The verdict for an estimate against an expectation: holds when the 95% CI lies inside the
+/// accepted range, fails when wholly outside, inconclusive otherwise or with one replication.
+pub fn verdict(expected: &Expectation, measured: Option<&MetricEstimate>) -> Assessment {
     let Some(m) = measured else {
-        return (
+        return Assessment::new(
             Verdict::Inconclusive,
-            "the model did not produce this metric at this point".into(),
+            "the model did not produce this metric at this point",
         );
     };
     let (lo, hi) = expected.range();
@@ -46,7 +78,7 @@ pub fn verdict(expected: &Expected, measured: Option<&MetricEstimate>) -> (Verdi
     if m.n < 2 {
         // A single replication has no interval: judge the point value but say so.
         let inside = lo <= m.mean && m.mean <= hi;
-        return (
+        return Assessment::new(
             Verdict::Inconclusive,
             format!(
                 "one replication, no confidence interval (value {} {} {range})",
@@ -56,46 +88,63 @@ pub fn verdict(expected: &Expected, measured: Option<&MetricEstimate>) -> (Verdi
         );
     }
     if lo <= clo && chi <= hi {
-        (Verdict::Holds, format!("{ci} inside {range}"))
+        Assessment::new(Verdict::Holds, format!("{ci} inside {range}"))
     } else if chi < lo || clo > hi {
         let side = if chi < lo { "below" } else { "above" };
-        (Verdict::Fails, format!("{ci} wholly {side} {range}"))
+        Assessment::new(Verdict::Fails, format!("{ci} wholly {side} {range}"))
     } else {
-        (Verdict::Inconclusive, format!("{ci} overlaps {range}"))
+        Assessment::new(Verdict::Inconclusive, format!("{ci} overlaps {range}"))
     }
 }
 
-/// Judges one claim at one point: a model metric, a real kernel's measurement (`real.NAME`),
-/// or a model metric that must match a measurement (`matches = "real.NAME"`). Returns the
-/// expectation as judged (a `matches` resolved to the measured value), the estimate, the
-/// verdict and its reason.
+/// Judges one claim at one point: a model metric, a real kernel's measurement, or a model
+/// metric that must match a measurement (`matches`).
 pub fn judge(
-    expected: &Expected,
-    metric: &str,
+    expected: &Expectation,
+    source: &MetricSource,
     point: &PointResult,
     real: Option<&RealResult>,
-) -> (Expected, Option<MetricEstimate>, Verdict, String) {
-    let mut expected = expected.clone();
-    if let Some(m) = expected.matches.clone() {
-        match real_estimate(real, &m) {
+) -> Judgement {
+    let (judged, wire) = match expected {
+        Expectation::Matches {
+            measurement,
+            tolerance,
+        } => match real_estimate(real, measurement) {
             Err(why) => {
-                return (
-                    expected,
-                    point.metrics.get(metric).cloned(),
-                    Verdict::NotRun,
-                    why,
-                );
+                let measured = match source {
+                    MetricSource::Model(name) => point.metrics.get(name).cloned(),
+                    MetricSource::Real(_) => None,
+                };
+                return Judgement {
+                    expected: expected.to_wire(),
+                    measured,
+                    assessment: Assessment::new(Verdict::NotRun, why),
+                };
             }
-            Ok(e) => expected.approx = Some(e.mean),
-        }
-    }
-    if metric.starts_with("real.") {
-        return match real_estimate(real, metric) {
-            Err(why) => (expected, None, Verdict::NotRun, why),
+            Ok(e) => {
+                let judged = Expectation::Approx {
+                    value: e.mean,
+                    tolerance: *tolerance,
+                };
+                // The wire form keeps the measurement's name beside the value it resolved to.
+                let mut wire = judged.to_wire();
+                wire.matches = expected.to_wire().matches;
+                (judged, wire)
+            }
+        },
+        other => (other.clone(), other.to_wire()),
+    };
+    match source {
+        MetricSource::Real(name) => match real_estimate(real, name) {
+            Err(why) => Judgement {
+                expected: wire,
+                measured: None,
+                assessment: Assessment::new(Verdict::NotRun, why),
+            },
             Ok(e) if e.n < 2 => {
                 // Measured once: judge the value itself and say so.
-                let (lo, hi) = expected.range();
-                let inside = expected.accepts(e.mean);
+                let (lo, hi) = judged.range();
+                let inside = judged.accepts(e.mean);
                 let verdict = if inside {
                     Verdict::Holds
                 } else {
@@ -108,22 +157,31 @@ pub fn judge(
                     fmt_num(lo),
                     fmt_num(hi)
                 );
-                (expected, Some(e), verdict, reason)
+                Judgement {
+                    expected: wire,
+                    measured: Some(e),
+                    assessment: Assessment::new(verdict, reason),
+                }
             }
-            Ok(e) => {
-                let (v, r) = verdict(&expected, Some(&e));
-                (expected, Some(e), v, r)
+            Ok(e) => Judgement {
+                assessment: verdict(&judged, Some(&e)),
+                expected: wire,
+                measured: Some(e),
+            },
+        },
+        MetricSource::Model(name) => {
+            let measured = point.metrics.get(name);
+            Judgement {
+                assessment: verdict(&judged, measured),
+                expected: wire,
+                measured: measured.cloned(),
             }
-        };
+        }
     }
-    let measured = point.metrics.get(metric);
-    let (v, r) = verdict(&expected, measured);
-    (expected, measured.cloned(), v, r)
 }
 
 /// A real kernel's measurement as an estimate, or why there is none.
-fn real_estimate(real: Option<&RealResult>, metric: &str) -> Result<MetricEstimate, String> {
-    let name = metric.trim_start_matches("real.");
+fn real_estimate(real: Option<&RealResult>, name: &str) -> Result<MetricEstimate, String> {
     let Some(r) = real else {
         return Err("no real kernel ran for this scenario".into());
     };
@@ -161,6 +219,7 @@ pub fn tally(claims: &[ClaimResult]) -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expectation::Tolerance;
 
     fn est(lo: f64, hi: f64) -> MetricEstimate {
         MetricEstimate {
@@ -174,42 +233,59 @@ mod tests {
 
     #[test]
     fn three_way_verdicts() {
-        let e = Expected {
-            approx: Some(10.0),
-            rel_tol: Some(0.1),
-            ..Default::default()
+        let e = Expectation::Approx {
+            value: 10.0,
+            tolerance: Tolerance {
+                rel: Some(0.1),
+                abs: None,
+            },
         };
-        assert_eq!(verdict(&e, Some(&est(9.5, 10.5))).0, Verdict::Holds);
-        assert_eq!(verdict(&e, Some(&est(11.5, 12.0))).0, Verdict::Fails);
-        assert_eq!(verdict(&e, Some(&est(7.0, 8.0))).0, Verdict::Fails);
-        assert_eq!(verdict(&e, Some(&est(10.5, 11.5))).0, Verdict::Inconclusive);
-        assert_eq!(verdict(&e, None).0, Verdict::Inconclusive);
-        let lt = Expected {
-            lt: Some(0.2),
-            ..Default::default()
-        };
-        assert_eq!(verdict(&lt, Some(&est(0.1, 0.15))).0, Verdict::Holds);
-        assert_eq!(verdict(&lt, Some(&est(0.25, 0.3))).0, Verdict::Fails);
+        let v = |m: Option<&MetricEstimate>| verdict(&e, m).verdict;
+        assert_eq!(v(Some(&est(9.5, 10.5))), Verdict::Holds);
+        assert_eq!(v(Some(&est(11.5, 12.0))), Verdict::Fails);
+        assert_eq!(v(Some(&est(7.0, 8.0))), Verdict::Fails);
+        assert_eq!(v(Some(&est(10.5, 11.5))), Verdict::Inconclusive);
+        assert_eq!(v(None), Verdict::Inconclusive);
+        let lt = Expectation::Below(0.2);
+        assert_eq!(verdict(&lt, Some(&est(0.1, 0.15))).verdict, Verdict::Holds);
+        assert_eq!(verdict(&lt, Some(&est(0.25, 0.3))).verdict, Verdict::Fails);
     }
 
     #[test]
-    fn a_single_value_is_judged_with_strict_bounds() {
-        let gt = Expected {
-            gt: Some(0.0),
-            ..Default::default()
+    fn a_single_measurement_is_judged_with_strict_bounds() {
+        let point = PointResult {
+            index: 0,
+            label: None,
+            params: serde_json::Value::Null,
+            metrics: Default::default(),
         };
-        assert!(!gt.accepts(0.0));
-        assert!(gt.accepts(1.0));
-        let within = Expected {
-            between: Some([1.0, 2.0]),
-            ..Default::default()
+        let real = RealResult {
+            kernel: "k".into(),
+            status: "ok".into(),
+            reason: String::new(),
+            metrics: [("zero".to_string(), 0.0)].into(),
+            units: Default::default(),
+            ci95: Default::default(),
+            n: Default::default(),
+            calibration: Default::default(),
+            calibrated_points: Vec::new(),
+            findings: Vec::new(),
+            environment: Default::default(),
+            series: Vec::new(),
+            wall_s: 0.0,
         };
-        assert!(within.accepts(1.0) && within.accepts(2.0) && !within.accepts(2.5));
-        let near = Expected {
-            approx: Some(0.0),
-            abs_tol: Some(0.5),
-            ..Default::default()
-        };
-        assert!(near.accepts(0.5) && !near.accepts(-0.6));
+        let j = judge(
+            &Expectation::Above(0.0),
+            &MetricSource::real("zero"),
+            &point,
+            Some(&real),
+        );
+        assert_eq!(
+            j.assessment.verdict,
+            Verdict::Fails,
+            "{}",
+            j.assessment.reason
+        );
+        assert!(j.assessment.reason.starts_with("measured once"));
     }
 }

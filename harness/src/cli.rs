@@ -1,8 +1,17 @@
-//! The `lab` command line: one variant per verb, each flag's doc comment is its help.
+//! The `lab` command line: one variant per verb, each flag's doc comment is its help. The rooms'
+//! own tools (`lab <tool> <command>`) are added to it from the registry ([`with_tools`]).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+/// The command line with every room's tools added as subcommands.
+pub fn with_tools() -> clap::Command {
+    use clap::CommandFactory as _;
+    sims::registry::tools().fold(Cli::command(), |cmd, (_, tool)| {
+        cmd.subcommand(crate::cmd::tool::command(tool))
+    })
+}
 
 /// claimlab: reproduce engineering claims with simulations, calibrated on real hardware.
 #[derive(Debug, Parser)]
@@ -37,16 +46,6 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
-    /// OpenTelemetry tail_sampling tools: decide traces with a real collector config.
-    TailSampling {
-        #[command(subcommand)]
-        command: TailSamplingCommand,
-    },
-    /// A/B test calculators: sample size and group-sequential boundaries.
-    Ab {
-        #[command(subcommand)]
-        command: AbCommand,
-    },
     /// Re-render report.md, report.html and charts from a run directory's results.
     Report {
         /// A run directory (or one scenario's directory inside it).
@@ -77,7 +76,7 @@ pub struct RunArgs {
     pub set: Vec<String>,
     /// Run only part of the points: I/N, 1-based (point index mod N == I-1).
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    pub shard: Option<crate::runner::Shard>,
     /// Print one JSON object per scenario on stdout instead of the verdict table.
     #[arg(long)]
     pub json: bool,
@@ -103,59 +102,4 @@ pub struct CompareArgs {
     /// Where to write compare.md and compare.html (default: B).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// `lab ab ...`.
-#[derive(Debug, Subcommand)]
-pub enum AbCommand {
-    /// Users per arm to detect a relative lift (on a metric with a CV, or on a conversion rate).
-    SampleSize {
-        /// Coefficient of variation of the metric (SD / mean), e.g. 3 for revenue per user.
-        #[arg(long, required_unless_present = "baseline_rate")]
-        cv: Option<f64>,
-        /// Relative lift to detect, e.g. 0.10 for +10%.
-        #[arg(long, allow_negative_numbers = true)]
-        lift: f64,
-        /// Power, in (0, 1).
-        #[arg(long, default_value_t = 0.8)]
-        power: f64,
-        /// Two-sided significance level, in (0, 1).
-        #[arg(long, default_value_t = 0.05)]
-        alpha: f64,
-        /// Baseline conversion rate: size a test on conversion instead (Fleiss formula).
-        #[arg(long, conflicts_with = "cv")]
-        baseline_rate: Option<f64>,
-    },
-    /// Critical values of a group-sequential design with equally spaced looks.
-    Boundaries {
-        /// Number of looks (1 to 200).
-        #[arg(long)]
-        looks: u32,
-        /// obf, pocock, ld-obf (Lan-DeMets, per-side), peeking or fixed.
-        #[arg(long, default_value = "obf")]
-        design: String,
-        /// Two-sided significance level, in (0, 1).
-        #[arg(long, default_value_t = 0.05)]
-        alpha: f64,
-    },
-}
-
-/// `lab tail-sampling ...`.
-#[derive(Debug, Subcommand)]
-pub enum TailSamplingCommand {
-    /// Decide each trace of a JSONL file as the collector would; one JSON line per trace.
-    Decide {
-        /// Collector config YAML (a whole collector config or the tail_sampling block).
-        #[arg(long)]
-        config: PathBuf,
-        /// Traces, one JSON object per line (see the README for the format).
-        #[arg(long)]
-        traces: PathBuf,
-        /// legacy (collectors before v0.144.0) or plain (v0.144.0 onward); overrides the version.
-        #[arg(long)]
-        invert_mode: Option<String>,
-        /// Collector version: picks the invert mode and the latency boundary rule.
-        #[arg(long, default_value = "0.150.0")]
-        collector_version: String,
-    },
 }

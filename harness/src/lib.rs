@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod expectation;
 pub mod output;
 pub mod provenance;
 pub mod real;

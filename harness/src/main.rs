@@ -1,15 +1,16 @@
-//! The `lab` binary: parse the command line, dispatch, map the result to an exit status.
+//! The `lab` binary: parse the command line (the lab's verbs and the rooms' tools), dispatch,
+//! map the result to an exit status.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ArgMatches, FromArgMatches as _};
 use harness::cli::{Cli, Command};
 use harness::cmd;
 use harness::error::{LabError, exit_code};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let matches = match harness::cli::with_tools().try_get_matches() {
+        Ok(m) => m,
         Err(e) => {
             // Help and version are successes; every other parse problem is bad input (1),
             // not clap's default 2, which the CLI contract reserves for internal errors.
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
     };
     harness::real::install_interrupt_handler();
     // A panic is a bug: report it as an internal error (exit 2), never as Rust's 101.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&matches)));
     let result = outcome.unwrap_or_else(|_| {
         Err(LabError::internal(
             "the lab panicked (a bug: please report it with the command and scenario)",
@@ -39,6 +40,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// A room's tool, or one of the lab's own verbs.
+fn run(matches: &ArgMatches) -> Result<u8, LabError> {
+    if let Some((name, m)) = matches.subcommand() {
+        if let Some(result) = cmd::tool::run(name, m) {
+            return result;
+        }
+    }
+    let cli = Cli::from_arg_matches(matches)
+        .map_err(|e| LabError::internal(format!("command line: {e}")))?;
+    dispatch(cli.command)
+}
+
 fn dispatch(command: Command) -> Result<u8, LabError> {
     match command {
         Command::List { json } => cmd::list::run(json),
@@ -46,8 +59,6 @@ fn dispatch(command: Command) -> Result<u8, LabError> {
         Command::Check { paths } => cmd::check::run(&paths),
         Command::Run(args) => cmd::run::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
-        Command::Ab { command } => cmd::ab::run(&command),
-        Command::TailSampling { command } => cmd::tail_sampling::run(&command),
         Command::Report { run_dir } => cmd::report::run(&run_dir),
     }
 }

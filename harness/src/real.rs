@@ -1,22 +1,16 @@
-//! Real kernels in the harness: which room has which kernel, the scenario's `[real]` table,
-//! running a kernel before the model, feeding its calibration to the chosen points, and the
-//! `real` section of `summary.json`.
-//!
-//! `[real]` keys the harness reads itself:
-//! - `enabled` (bool, default true): false skips the kernel (`not_run`, "disabled").
-//! - `calibrate` ("none", "all", or a list of `[[points]]` names; default "none"): the points
-//!   whose parameters take the kernel's measured values. `--set` still wins over a measurement.
-//!
-//! Every other key belongs to the kernel. `--set real.KEY=VALUE` overrides them.
+//! Real kernels in the harness: running the scenario's kernel (its checked `[real]` table is
+//! a [`RealPlan`](crate::scenario::RealPlan)) before the model, feeding its calibration to the
+//! chosen points, and the `real` section of `summary.json`. Rooms name their kernels; the
+//! harness finds them through the registry.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use sims::real::{Kernel, KernelContext, KernelReport};
+use sims::real::{KernelContext, KernelReport};
 
 use crate::error::LabError;
-use crate::scenario::ScenarioPlan;
 use crate::scenario::values::{set_path, to_json};
+use crate::scenario::{Calibrate, RealPlan, ScenarioPlan};
 use crate::summary::{RealResult, RealSeriesJson, SeriesLine};
 
 /// `--real`: whether kernels run.
@@ -29,56 +23,6 @@ pub enum RealMode {
     Off,
     /// Run kernels and fail (exit 1) when one cannot run.
     Require,
-}
-
-/// The real kernel of a simulation, if it has one (built or not: an unbuilt kernel reports
-/// `not_run` with the cargo feature it needs).
-pub fn kernel_for(sim: &str) -> Option<&'static dyn Kernel> {
-    match sim {
-        "gpu_serving" => Some(&sims::gpu_serving::LlamaBatch),
-        "idempotency" => Some(&sims::idempotency::PgIdempotency),
-        "migrations" => Some(&sims::migrations::PgMigrations),
-        "speculative" => Some(&sims::speculative::LlamaSpeculative),
-        _ => None,
-    }
-}
-
-/// Every registered kernel with its simulation.
-pub fn kernels() -> Vec<(&'static str, &'static dyn Kernel)> {
-    sims::registry::SIMULATIONS
-        .iter()
-        .filter_map(|s| kernel_for(s.name()).map(|k| (s.name(), k)))
-        .collect()
-}
-
-/// Which points take the kernel's measurements.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Calibrate {
-    None,
-    All,
-    Points(Vec<String>),
-}
-
-/// A scenario's checked `[real]` table.
-#[derive(Clone)]
-pub struct RealPlan {
-    pub kernel: &'static dyn Kernel,
-    pub enabled: bool,
-    pub calibrate: Calibrate,
-    /// The kernel's own keys, defaults filled.
-    pub params: toml::Table,
-    /// Parameter paths set with `--set`: measurements never replace them.
-    pub pinned: Vec<String>,
-}
-
-impl std::fmt::Debug for RealPlan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RealPlan")
-            .field("kernel", &self.kernel.name())
-            .field("enabled", &self.enabled)
-            .field("calibrate", &self.calibrate)
-            .finish()
-    }
 }
 
 /// Installs a Ctrl-C (and SIGTERM, SIGHUP) handler that stops the servers kernels started, then
@@ -158,13 +102,13 @@ fn calibrate(
         if !chosen {
             continue;
         }
-        let mut params = pt.params.clone();
+        let mut params = pt.params().clone();
         for (k, v) in &report.calibration {
             if !real.pinned.iter().any(|p| p == k) {
                 set_path(&mut params, k, v.clone());
             }
         }
-        pt.params = plan.sim.check(&params).map_err(|e| {
+        pt.prepared = plan.sim.prepare(&params).map_err(|e| {
             LabError::internal(format!(
                 "kernel `{}` measured a value the model rejects: {e}",
                 real.kernel.name()
@@ -233,8 +177,7 @@ fn to_result(name: &str, r: &KernelReport, calibrated: Vec<usize>, wall_s: f64) 
 
 /// What `lab hw` shows about kernels: name, simulation, and whether it can run here.
 pub fn availability() -> BTreeMap<String, (String, Result<String, String>)> {
-    kernels()
-        .into_iter()
+    sims::registry::kernels()
         .map(|(sim, k)| {
             (
                 k.name().to_string(),

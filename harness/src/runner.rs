@@ -16,18 +16,18 @@ use crate::scenario::ScenarioPlan;
 /// `--shard I/N`: this process runs the points with `index % N == I - 1` (1-based `I`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// `I`, 1-based.
     pub index: u32,
+    /// `N`.
     pub count: u32,
 }
 
-impl Shard {
+impl std::str::FromStr for Shard {
+    type Err = String;
+
     /// Parses `I/N` with 1 ≤ I ≤ N.
-    pub fn parse(s: &str) -> Result<Shard, LabError> {
-        let bad = || {
-            LabError::bad(format!(
-                "--shard {s}: expected I/N with 1 ≤ I ≤ N (1-based), e.g. --shard 1/4"
-            ))
-        };
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || "expected I/N with 1 ≤ I ≤ N (1-based), e.g. --shard 1/4".to_string();
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let index: u32 = i.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -36,7 +36,9 @@ impl Shard {
         }
         Ok(Shard { index, count })
     }
+}
 
+impl Shard {
     /// Whether this shard runs point `point`.
     pub fn takes(&self, point: usize) -> bool {
         point as u64 % self.count as u64 == (self.index - 1) as u64
@@ -46,9 +48,13 @@ impl Shard {
 /// One replication's outcome at one point.
 #[derive(Debug, Clone)]
 pub struct UnitResult {
+    /// The point's index.
     pub point: usize,
+    /// The replication's index.
     pub replication: u32,
+    /// A key of the replication's random streams, for `results.csv`.
     pub seed_key: u64,
+    /// The metrics it produced.
     pub outcome: Outcome,
 }
 
@@ -99,7 +105,7 @@ pub fn run_units(
             };
             let out = plan
                 .sim
-                .run(&plan.points[point].params, &ctx)
+                .run(&plan.points[point].prepared, &ctx)
                 .map_err(|e| {
                     let msg = format!(
                         "{}: point {point}, replication {replication}: {e}",
@@ -110,6 +116,13 @@ pub fn run_units(
                         _ => LabError::internal(msg),
                     }
                 })?;
+            if let Some(name) = out.metrics.keys().find(|k| plan.sim.metric_def(k).is_none()) {
+                return Err(LabError::internal(format!(
+                    "{}: point {point}, replication {replication}: `{}` emitted metric `{name}`, which it does not declare",
+                    plan.id,
+                    plan.sim.name()
+                )));
+            }
             if let Some((name, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite()) {
                 return Err(LabError::internal(format!(
                     "{}: point {point}, replication {replication}: metric `{name}` is {v}",
@@ -150,9 +163,12 @@ mod tests {
         for p in 0..10 {
             assert_eq!(s.iter().filter(|s| s.takes(p)).count(), 1);
         }
-        assert!(Shard::parse("0/3").is_err());
-        assert!(Shard::parse("4/3").is_err());
-        assert!(Shard::parse("x").is_err());
-        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+        assert_eq!(
+            "2/3".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 3 }
+        );
     }
 }

@@ -106,56 +106,32 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// The typed expectation this wire form stands for (`None` for a malformed one, which
+    /// `lab run` never writes).
+    pub fn typed(&self) -> Option<crate::expectation::Expectation> {
+        crate::expectation::Expectation::from_wire(self).ok()
+    }
+
     /// The accepted range `[lo, hi]` (open ends are infinite).
     pub fn range(&self) -> (f64, f64) {
-        if let Some(v) = self.approx {
-            let tol = self
-                .abs_tol
-                .unwrap_or(0.0)
-                .max(self.rel_tol.unwrap_or(0.0) * v.abs());
-            return (v - tol, v + tol);
-        }
-        if let Some([a, b]) = self.between {
-            return (a, b);
-        }
-        let lo = self.gt.unwrap_or(f64::NEG_INFINITY);
-        let hi = self.lt.unwrap_or(f64::INFINITY);
-        (lo, hi)
+        self.typed()
+            .map(|e| e.range())
+            .unwrap_or((f64::NEG_INFINITY, f64::INFINITY))
     }
 
-    /// Whether one value is acceptable: `gt` and `lt` are strict, `between` and tolerances
-    /// include their ends.
-    pub fn accepts(&self, x: f64) -> bool {
-        let (lo, hi) = self.range();
-        if self.approx.is_some() || self.between.is_some() {
-            return lo <= x && x <= hi;
-        }
-        lo < x && x < hi
-    }
-
-    /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`.
+    /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`. A judged `matches` shows the
+    /// measured value with the measurement's name.
     pub fn describe(&self) -> String {
-        let target = match (self.approx, &self.matches) {
-            (Some(v), Some(m)) => Some(format!("{} ({m})", fmt_num(v))),
-            (Some(v), None) => Some(fmt_num(v)),
-            (None, Some(m)) => Some(m.clone()),
-            (None, None) => None,
-        };
-        if let Some(v) = target {
-            return match (self.rel_tol, self.abs_tol) {
-                (Some(r), _) => format!("≈ {v} ± {}%", fmt_num(r * 100.0)),
-                (None, Some(a)) => format!("≈ {v} ± {}", fmt_num(a)),
-                (None, None) => format!("= {v}"),
-            };
-        }
-        if let Some([a, b]) = self.between {
-            return format!("in [{}, {}]", fmt_num(a), fmt_num(b));
-        }
-        match (self.gt, self.lt) {
-            (Some(g), Some(l)) => format!("in ({}, {})", fmt_num(g), fmt_num(l)),
-            (Some(g), None) => format!("> {}", fmt_num(g)),
-            (None, Some(l)) => format!("< {}", fmt_num(l)),
-            (None, None) => "anything".to_string(),
+        match (self.approx, &self.matches) {
+            (Some(v), Some(m)) => crate::expectation::Tolerance {
+                rel: self.rel_tol,
+                abs: self.abs_tol,
+            }
+            .describe(&format!("{} ({m})", fmt_num(v))),
+            _ => self
+                .typed()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "anything".to_string()),
         }
     }
 }
@@ -203,6 +179,13 @@ pub struct ClaimResult {
     /// `[[claims]]`): why the article's number does or does not come out.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+}
+
+impl ClaimResult {
+    /// Where the judged value came from (the model, or the real kernel).
+    pub fn source(&self) -> crate::expectation::MetricSource {
+        crate::expectation::MetricSource::parse(&self.metric)
+    }
 }
 
 /// A real kernel's outcome.

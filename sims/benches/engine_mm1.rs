@@ -6,8 +6,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sims::des::{EventQueue, Priority, RngStreams, SimTime};
-use sims::queue::Queue;
-use sims::simulation::{RunContext, Simulation};
+use sims::registry;
+use sims::simulation::RunContext;
 
 const CUSTOMERS: u64 = 1_000_000;
 
@@ -15,6 +15,9 @@ fn mm1(c: &mut Criterion) {
     let params: toml::Table = format!("arrival_rate = 0.9\ncustomers = {CUSTOMERS}\nwarmup = 0")
         .parse()
         .expect("valid params");
+    // Prepared once, as the harness prepares each point once for all its replications.
+    let sim = registry::find("queue").expect("registered");
+    let prepared = sim.prepare(&params).expect("valid params");
     let mut g = c.benchmark_group("engine");
     g.sample_size(10);
     g.throughput(Throughput::Elements(3 * CUSTOMERS));
@@ -27,7 +30,7 @@ fn mm1(c: &mut Criterion) {
                 point: 0,
                 replication: rep as u32,
             };
-            Queue.run(&params, &ctx).expect("runs")
+            sim.run(&prepared, &ctx).expect("runs")
         })
     });
     g.finish();

@@ -2,23 +2,20 @@
 //! simulated hour at 10k RPM through the collector model.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sims::des::RngStreams;
-use sims::simulation::{RunContext, Simulation};
-use sims::tail_sampling::TailSampling;
-use sims::tail_sampling::config;
-use sims::tail_sampling::policy::{InvertMode, Semantics, decide};
-use sims::tail_sampling::trace::Trace;
+use sims::registry;
+use sims::simulation::RunContext;
+use sims::tail_sampling::{Decider, InvertMode, Semantics, TraceInput};
 
 const ARTICLE: &str = include_str!("../../datasets/otel/article-01.yaml");
 
 fn policies(c: &mut Criterion) {
-    let cfg = config::parse(ARTICLE).expect("article config parses");
     let sem = Semantics {
         invert: InvertMode::Legacy,
         latency_lower_inclusive: true,
     };
+    let decider = Decider::from_yaml(ARTICLE, sem).expect("article config parses");
     let paths = ["/api/orders", "/api/search", "/health", "/api/checkout"];
-    let traces: Vec<Trace> = (0..1024u32)
+    let traces: Vec<TraceInput> = (0..1024u32)
         .map(|i| {
             let line = format!(
                 "{{\"trace_id_hex\": \"{:032x}\", \"spans\": [{{\"start_ns\": 0, \"end_ns\": {}, \"status\": \"{}\", \"attributes\": {{\"http.target\": \"{}\"}}}}, {{\"start_ns\": 1000, \"end_ns\": 2000}}]}}",
@@ -27,18 +24,13 @@ fn policies(c: &mut Criterion) {
                 if i % 97 == 0 { "ERROR" } else { "UNSET" },
                 paths[i as usize % paths.len()]
             );
-            Trace::from_json_line(&line).expect("valid")
+            TraceInput::from_json_line(&line).expect("valid")
         })
         .collect();
     let mut g = c.benchmark_group("tail_sampling");
     g.throughput(Throughput::Elements(traces.len() as u64));
     g.bench_function("decide_article_policies_1024_traces", |b| {
-        b.iter(|| {
-            traces
-                .iter()
-                .filter(|t| decide(&cfg.policies, *t, &sem, false).sampled)
-                .count()
-        })
+        b.iter(|| traces.iter().filter(|t| decider.sampled(t)).count())
     });
     g.finish();
 }
@@ -48,17 +40,15 @@ fn hour_at_10k(c: &mut Criterion) {
         format!("config_yaml = '''{ARTICLE}'''\nsim_hours = 1.0\ncollector_version = \"0.143.0\"")
             .parse()
             .expect("params");
+    let sim = registry::find("tail_sampling").expect("registered");
+    let prepared = sim.prepare(&params).expect("valid params");
     let mut g = c.benchmark_group("tail_sampling");
     g.sample_size(10);
     g.throughput(Throughput::Elements(600_000));
     g.bench_function("collector_hour_10k_rpm", |b| {
         b.iter(|| {
-            let ctx = RunContext {
-                streams: RngStreams::new(1, 0, 0),
-                point: 0,
-                replication: 0,
-            };
-            TailSampling.run(&params, &ctx).expect("runs")
+            sim.run(&prepared, &RunContext::for_replication(1, 0))
+                .expect("runs")
         })
     });
     g.finish();

@@ -1,6 +1,8 @@
-//! claimlab's models: the discrete-event engine ([`des`]), shared statistics ([`stats`]), the
-//! [`Simulation`](simulation::Simulation) trait every room implements, the [`registry`] of rooms,
-//! and the rooms themselves (one module per article; `queue` validates the engine itself).
+//! claimlab's models: simulated time ([`time`]), the discrete-event engine ([`des`]), shared
+//! statistics ([`stats`]), the typed [`Room`](room::Room) trait every room implements and the
+//! object-safe [`Simulation`](simulation::Simulation) the harness holds, real kernels ([`real`]),
+//! room tools ([`tool`]), the [`registry`] of rooms, and the rooms themselves (one module per
+//! article; `queue` validates the engine itself).
 //!
 //! Nothing here does I/O beyond what a room's real kernel needs; reports, charts and the CLI live
 //! in the `harness` crate, which depends on this one and never the other way round.
@@ -16,7 +18,10 @@ pub mod params;
 pub mod queue;
 pub mod real;
 pub mod registry;
+pub mod room;
 pub mod simulation;
 pub mod speculative;
 pub mod stats;
 pub mod tail_sampling;
+pub mod time;
+pub mod tool;

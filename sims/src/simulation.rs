@@ -1,9 +1,16 @@
-//! The one trait the harness knows rooms by, and the types that cross it.
+//! The object-safe trait the harness holds rooms by ([`Simulation`]), and the types that cross
+//! it. Rooms do not implement it themselves: they implement the typed [`Room`](crate::room::Room)
+//! trait, and one blanket adapter ([`Registered`](crate::room::Registered)) turns every room into
+//! a `Simulation`.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::des::RngStreams;
 use crate::params::ParamsError;
+use crate::real::Kernel;
+use crate::tool::Tool;
 
 /// Which direction of change is an improvement, for `lab compare`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -68,6 +75,18 @@ pub struct RunContext {
     pub replication: u32,
 }
 
+impl RunContext {
+    /// The context of replication `replication` at point 0 with streams for `seed` (tests and
+    /// benchmarks).
+    pub fn for_replication(seed: u64, replication: u32) -> RunContext {
+        RunContext {
+            streams: RngStreams::new(seed, 0, u64::from(replication)),
+            point: 0,
+            replication,
+        }
+    }
+}
+
 /// A replication's metric values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
@@ -86,7 +105,7 @@ impl Outcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// The parameters are invalid (normally caught earlier by `check`).
+    /// The parameters are invalid (normally caught earlier, when the point was prepared).
     #[error(transparent)]
     Params(#[from] ParamsError),
     /// The parameters describe a system the model cannot finish (say, an overloaded queue
@@ -98,7 +117,45 @@ pub enum RunError {
     Model(String),
 }
 
-/// A room: a model of one article's mechanism.
+/// A point's parameters, parsed and validated once and shared by all its replications: the
+/// full table (every default filled in, for reports and claim filters) and the room's typed
+/// parameters behind it.
+#[derive(Clone)]
+pub struct PreparedParams {
+    table: toml::Table,
+    typed: Arc<dyn Any + Send + Sync>,
+}
+
+impl PreparedParams {
+    /// Wraps a room's typed parameters and their table form.
+    pub fn new<T: Any + Send + Sync>(table: toml::Table, typed: T) -> PreparedParams {
+        PreparedParams {
+            table,
+            typed: Arc::new(typed),
+        }
+    }
+
+    /// Every parameter, defaults filled in.
+    pub fn table(&self) -> &toml::Table {
+        &self.table
+    }
+
+    /// The typed parameters, when they are a `T`.
+    pub fn typed<T: Any>(&self) -> Option<&T> {
+        self.typed.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Debug for PreparedParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedParams")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A room as the harness holds it. Written once, for every room, by
+/// [`Registered`](crate::room::Registered); a room implements [`Room`](crate::room::Room).
 pub trait Simulation: Sync {
     /// The `sim = "..."` key: snake_case, unique.
     fn name(&self) -> &'static str;
@@ -106,65 +163,23 @@ pub trait Simulation: Sync {
     fn description(&self) -> &'static str;
     /// The metrics this room emits.
     fn metrics(&self) -> &'static [MetricDef];
-    /// Validates a parameter table without running (serde + range checks) and returns the full
-    /// table with every default filled in, so reports and claim filters see every parameter.
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError>;
-    /// Runs one replication.
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError>;
+    /// The room's real kernels (at most one today: the `[real]` table runs the first).
+    fn kernels(&self) -> &'static [&'static dyn Kernel];
+    /// The room's command-line tools (`lab <tool> <command>`).
+    fn tools(&self) -> &'static [Tool];
+    /// Parses and validates a point's parameter table (serde, then range checks), once per
+    /// point; replications share the result.
+    fn prepare(&self, params: &toml::Table) -> Result<PreparedParams, ParamsError>;
+    /// Runs one replication on prepared parameters.
+    fn run(&self, params: &PreparedParams, ctx: &RunContext) -> Result<Outcome, RunError>;
 
     /// The definition of metric `name`, if this room emits it.
     fn metric_def(&self, name: &str) -> Option<&'static MetricDef> {
         self.metrics().iter().find(|m| m.matches(name))
     }
-}
 
-/// Test support shared by the rooms' tests.
-#[cfg(test)]
-pub(crate) mod testing {
-    use std::collections::BTreeMap;
-
-    use super::{RunContext, Simulation};
-    use crate::des::RngStreams;
-    use crate::stats::Estimate;
-
-    /// Runs `replications` replications of `sim` on `params` in parallel threads (seeded
-    /// `seed`, point 0) and estimates every metric across them.
-    pub(crate) fn replicate(
-        sim: &dyn Simulation,
-        params: &str,
-        replications: u32,
-        seed: u64,
-    ) -> BTreeMap<String, Estimate> {
-        let t: toml::Table = params.parse().expect("test params are valid TOML");
-        sim.check(&t).expect("valid params");
-        let outcomes: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..replications)
-                .map(|r| {
-                    let t = &t;
-                    s.spawn(move || {
-                        let ctx = RunContext {
-                            streams: RngStreams::new(seed, 0, r as u64),
-                            point: 0,
-                            replication: r,
-                        };
-                        sim.run(t, &ctx).expect("run succeeds")
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("no panic"))
-                .collect()
-        });
-        let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for o in outcomes {
-            for (k, v) in o.metrics {
-                by_metric.entry(k).or_default().push(v);
-            }
-        }
-        by_metric
-            .into_iter()
-            .map(|(k, v)| (k, Estimate::from_samples(&v)))
-            .collect()
+    /// The kernel a `[real]` table runs, if the room has one.
+    fn kernel(&self) -> Option<&'static dyn Kernel> {
+        self.kernels().first().copied()
     }
 }

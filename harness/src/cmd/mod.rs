@@ -1,13 +1,12 @@
 //! One file per verb.
 
-pub mod ab;
 pub mod check;
 pub mod compare;
 pub mod hw;
 pub mod list;
 pub mod report;
 pub mod run;
-pub mod tail_sampling;
+pub mod tool;
 
 use std::path::{Path, PathBuf};
 

@@ -25,7 +25,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .iter()
         .map(|s| Override::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let shard = args.shard;
     let opts = LoadOptions {
         quick: args.quick,
         seed: args.seed,
@@ -155,7 +155,7 @@ pub fn summarise(
         .map(|p| PointResult {
             index: p.index,
             label: p.label.clone(),
-            params: to_json(&toml::Value::Table(p.params.clone())),
+            params: to_json(&toml::Value::Table(p.params().clone())),
             metrics: values
                 .get(&p.index)
                 .map(|v| analysis::estimates(v, unit_of))
@@ -168,17 +168,16 @@ pub fn summarise(
             let Some(point) = points.iter().find(|p| p.index == pi) else {
                 continue; // another shard's point
             };
-            let (expected, measured, verdict, reason) =
-                analysis::judge(&c.expected, &c.metric, point, real.as_ref());
+            let j = analysis::judge(&c.expected, &c.source, point, real.as_ref());
             claims.push(ClaimResult {
                 id: c.id.clone(),
                 text: c.text.clone(),
-                metric: c.metric.clone(),
+                metric: c.source.to_string(),
                 point: pi,
-                expected,
-                measured,
-                verdict,
-                reason,
+                expected: j.expected,
+                measured: j.measured,
+                verdict: j.assessment.verdict,
+                reason: j.assessment.reason,
                 note: c.note.clone(),
             });
         }
@@ -281,7 +280,7 @@ fn print_verdicts(s: &Summary, dir: &Path) {
     );
     let w_id = s.claims.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &s.claims {
-        let label = if c.metric.starts_with("real.") {
+        let label = if c.source().is_real() {
             format!(
                 "real kernel {}",
                 s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none")

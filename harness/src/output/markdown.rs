@@ -360,7 +360,7 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Doc {
 
 /// Where a claim was judged: a point, or the real kernel for a measurement.
 pub(crate) fn claim_point(s: &Summary, c: &crate::summary::ClaimResult) -> String {
-    if c.metric.starts_with("real.") {
+    if c.source().is_real() {
         let kernel = s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none");
         format!("real kernel {kernel}")
     } else {

@@ -128,7 +128,7 @@ fn mm1_summary() -> Summary {
         schema: SCHEMA,
         scenario: ScenarioInfo {
             id: "t".into(),
-            sim: "queue".into(),
+            sim: "example_room".into(),
             file_sha256: "0".repeat(64),
             title: "Test & <title>".into(),
             article: String::new(),

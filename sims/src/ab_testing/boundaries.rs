@@ -22,12 +22,12 @@ fn std_normal() -> Normal {
 }
 
 /// `Φ⁻¹(p)`.
-pub fn z_quantile(p: f64) -> f64 {
+pub(super) fn z_quantile(p: f64) -> f64 {
     std_normal().inverse_cdf(p)
 }
 
 /// `Φ(x)`.
-pub fn phi_cdf(x: f64) -> f64 {
+pub(super) fn phi_cdf(x: f64) -> f64 {
     std_normal().cdf(x)
 }
 
@@ -128,7 +128,7 @@ impl Recursion {
 
 /// Per-look two-sided crossing probabilities under H0 for z-scale bounds (`f64::INFINITY`
 /// means "no test at this look").
-pub fn crossing_probs(bounds: &[f64]) -> Vec<f64> {
+pub(super) fn crossing_probs(bounds: &[f64]) -> Vec<f64> {
     let mut r = Recursion::new();
     let mut out = Vec::with_capacity(bounds.len());
     for (i, &b) in bounds.iter().enumerate() {
@@ -156,7 +156,7 @@ fn simpson_weights(m: usize, h: f64) -> Vec<f64> {
 }
 
 /// Total two-sided type I error of `bounds`.
-pub fn total_alpha(bounds: &[f64]) -> f64 {
+pub(super) fn total_alpha(bounds: &[f64]) -> f64 {
     crossing_probs(bounds).iter().sum()
 }
 
@@ -184,7 +184,7 @@ fn bisect(lo: f64, hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 {
 /// The z-scale boundaries of `design` for `looks` equally spaced looks at two-sided `alpha`.
 /// Memoised: every replication of a scenario asks for the same design, and a search over a
 /// 28-look recursion takes a noticeable fraction of a second.
-pub fn boundaries(design: Design, looks: u32, alpha: f64) -> Vec<f64> {
+pub(super) fn boundaries(design: Design, looks: u32, alpha: f64) -> Vec<f64> {
     type Cache = Mutex<HashMap<(Design, u32, u64), Vec<f64>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);

@@ -2,19 +2,19 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::boundaries::{phi_cdf, z_quantile};
+use super::boundaries::z_quantile;
 
 /// Users per arm to detect a relative `lift` on a metric with coefficient of variation `cv`,
 /// two-sided `alpha`, at `power`; normal approximation:
 /// n = 2 (z_{1−α/2} + z_{power})² CV² / lift² (both arms with the same SD).
-pub fn n_per_arm_mean(cv: f64, lift: f64, alpha: f64, power: f64) -> f64 {
+pub(super) fn n_per_arm_mean(cv: f64, lift: f64, alpha: f64, power: f64) -> f64 {
     let z = z_quantile(1.0 - alpha / 2.0) + z_quantile(power);
     (2.0 * z * z * cv * cv / (lift * lift)).ceil()
 }
 
 /// The same with Student-t quantiles at df = 2n − 2, iterated to a fixed point (close to
 /// statsmodels' `TTestIndPower`, which is about 1 user larger than the normal form).
-pub fn n_per_arm_t(cv: f64, lift: f64, alpha: f64, power: f64) -> f64 {
+pub(super) fn n_per_arm_t(cv: f64, lift: f64, alpha: f64, power: f64) -> f64 {
     let mut n = n_per_arm_mean(cv, lift, alpha, power).max(2.0);
     // Beyond a million users per arm t and normal quantiles agree to the last user (and
     // statrs' t inversion at astronomic degrees of freedom is slow).
@@ -37,7 +37,7 @@ pub fn n_per_arm_t(cv: f64, lift: f64, alpha: f64, power: f64) -> f64 {
 
 /// Users per arm to detect a conversion rate moving from `p1` to `p2` (Fleiss, pooled
 /// variance under H0, no continuity correction).
-pub fn n_per_arm_proportions(p1: f64, p2: f64, alpha: f64, power: f64) -> f64 {
+pub(super) fn n_per_arm_proportions(p1: f64, p2: f64, alpha: f64, power: f64) -> f64 {
     let pbar = (p1 + p2) / 2.0;
     let za = z_quantile(1.0 - alpha / 2.0);
     let zb = z_quantile(power);
@@ -46,22 +46,23 @@ pub fn n_per_arm_proportions(p1: f64, p2: f64, alpha: f64, power: f64) -> f64 {
     (num * num / ((p2 - p1) * (p2 - p1))).ceil()
 }
 
-/// Power of the two-sided z-test with `n` users per arm for a relative lift on a metric with
-/// coefficient of variation `cv` (normal approximation, far tail ignored).
-pub fn power_mean(cv: f64, lift: f64, alpha: f64, n: f64) -> f64 {
-    let se = cv * (2.0 / n).sqrt();
-    phi_cdf(lift.abs() / se - z_quantile(1.0 - alpha / 2.0))
-}
-
 /// Coefficient of variation of revenue per user when a share `p` converts and converters pay
 /// amounts with coefficient of variation `price_cv`: CV² = (1 + price_cv²)/p − 1.
-pub fn rpu_cv(p: f64, price_cv: f64) -> f64 {
+pub(super) fn rpu_cv(p: f64, price_cv: f64) -> f64 {
     ((1.0 + price_cv * price_cv) / p - 1.0).max(0.0).sqrt()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ab_testing::boundaries::phi_cdf;
+
+    /// Power of the two-sided z-test with `n` users per arm for a relative lift on a metric with
+    /// coefficient of variation `cv` (normal approximation, far tail ignored).
+    fn power_mean(cv: f64, lift: f64, alpha: f64, n: f64) -> f64 {
+        let se = cv * (2.0 / n).sqrt();
+        phi_cdf(lift.abs() / se - z_quantile(1.0 - alpha / 2.0))
+    }
 
     #[test]
     fn sample_sizes_match_the_published_table() {

@@ -16,43 +16,40 @@
 //! `price_cv`, zero-inflated RPU); looks are equally spaced in users. Boundaries are exact
 //! (numerical recursion), and `n_per_arm` is the closed form beside the simulation.
 
-pub mod boundaries;
-pub mod closed_form;
+mod boundaries;
+mod closed_form;
 mod metrics;
 mod model;
 mod params;
 #[cfg(test)]
 mod tests;
+mod tools;
 
 pub use params::{AbTestingParams, Assignment, DesignName, OutcomeModel, TestedMetric};
 
-use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::tool::Tool;
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct AbTesting;
 
-impl Simulation for AbTesting {
-    fn name(&self) -> &'static str {
-        "ab_testing"
-    }
+impl Room for AbTesting {
+    const NAME: &'static str = "ab_testing";
+    const DESCRIPTION: &'static str =
+        "paywall A/B tests on revenue per user: power, peeking, sequential designs, contamination";
+    type Params = AbTestingParams;
 
-    fn description(&self) -> &'static str {
-        "paywall A/B tests on revenue per user: power, peeking, sequential designs, contamination"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let p = AbTestingParams::from_table(params)?;
-        Ok(crate::params::to_table(&p))
+    fn tools() -> &'static [Tool] {
+        tools::TOOLS
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = AbTestingParams::from_table(params)?;
-        Ok(model::run(&p, &ctx.streams))
+    fn run(params: &AbTestingParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        Ok(model::run(params, &ctx.streams))
     }
 }

@@ -3,9 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::boundaries::Design;
-use crate::params::{
-    self, ParamsError, require_non_negative, require_positive, require_probability,
-};
+use crate::params::{ParamsError, require_non_negative, require_positive, require_probability};
+use crate::room::Validate;
 
 /// Two paywall variants, the experiment that compares them, and the test it uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,15 +155,33 @@ impl DesignName {
 const MAX_LOOKS: u32 = 200;
 
 impl AbTestingParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<AbTestingParams, ParamsError> {
-        let p: AbTestingParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
+    /// Expected periods paid by a converter: 1 + r + r² + … over `ltv_periods` terms.
+    pub fn expected_periods(&self) -> f64 {
+        (0..self.ltv_periods)
+            .map(|k| self.renewal_rate.powi(k as i32))
+            .sum()
     }
 
+    /// E[periods²], for the revenue variance.
+    pub fn expected_periods_sq(&self) -> f64 {
+        // P(K = k) = r^(k−1)(1 − r) for k < n, and r^(n−1) for k = n.
+        let (r, n) = (self.renewal_rate, self.ltv_periods);
+        (1..=n)
+            .map(|k| {
+                let pk = if k < n {
+                    r.powi(k as i32 - 1) * (1.0 - r)
+                } else {
+                    r.powi(n as i32 - 1)
+                };
+                pk * (k * k) as f64
+            })
+            .sum()
+    }
+}
+
+impl Validate for AbTestingParams {
     /// Range checks serde cannot express.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         require_probability("conversion_a", self.conversion_a)?;
         require_probability("conversion_b", self.conversion_b)?;
         require_non_negative("price", self.price)?;
@@ -250,28 +267,5 @@ impl AbTestingParams {
             ));
         }
         Ok(())
-    }
-
-    /// Expected periods paid by a converter: 1 + r + r² + … over `ltv_periods` terms.
-    pub fn expected_periods(&self) -> f64 {
-        (0..self.ltv_periods)
-            .map(|k| self.renewal_rate.powi(k as i32))
-            .sum()
-    }
-
-    /// E[periods²], for the revenue variance.
-    pub fn expected_periods_sq(&self) -> f64 {
-        // P(K = k) = r^(k−1)(1 − r) for k < n, and r^(n−1) for k = n.
-        let (r, n) = (self.renewal_rate, self.ltv_periods);
-        (1..=n)
-            .map(|k| {
-                let pk = if k < n {
-                    r.powi(k as i32 - 1) * (1.0 - r)
-                } else {
-                    r.powi(n as i32 - 1)
-                };
-                pk * (k * k) as f64
-            })
-            .sum()
     }
 }

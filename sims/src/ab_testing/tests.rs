@@ -11,7 +11,7 @@ fn table(s: &str) -> toml::Table {
 
 /// Estimates `metric` over `reps` replications.
 fn estimate(params: &str, metric: &str, reps: u32, seed: u64) -> Estimate {
-    crate::simulation::testing::replicate(&AbTesting, params, reps, seed)
+    crate::room::testing::replicate::<AbTesting>(params, reps, seed)
         .remove(metric)
         .unwrap_or_else(|| panic!("{metric} not produced"))
 }
@@ -134,7 +134,7 @@ fn bad_params_name_the_field() {
         ("sessions_per_user = 0.5", "sessions_per_user"),
         ("mde_lift = 0.0", "mde_lift"),
     ] {
-        let e = AbTesting.check(&table(src)).expect_err(src);
+        let e = crate::room::testing::check::<AbTesting>(&table(src)).expect_err(src);
         assert_eq!(e.path(), path, "{src}: {e}");
     }
 }
@@ -143,7 +143,7 @@ fn bad_params_name_the_field() {
 fn renewals_raise_revenue_per_user_by_the_expected_periods() {
     // 12 monthly periods at 80% renewal: E[K] = (1 − 0.8^12)/0.2 = 4.656.
     let params = "renewal_rate = 0.8\nltv_periods = 12\nexperiments = 200";
-    let p = AbTestingParams::from_table(&table(params)).unwrap();
+    let p = crate::room::parse_params::<AbTesting>(&table(params)).unwrap();
     assert!((p.expected_periods() - 4.6563).abs() < 1e-3);
     let e = estimate(params, "rpu_a", 4, 17);
     let exact = 0.032 * 60.0 * p.expected_periods();

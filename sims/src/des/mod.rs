@@ -10,12 +10,11 @@ pub mod components;
 mod queue;
 mod rng;
 mod scheduler;
-mod time;
 
+pub use crate::time::{SimDuration, SimTime};
 pub use queue::{EventKey, EventQueue, Priority};
 pub use rng::{RngStreams, Stream, uniform};
 pub use scheduler::{ScheduleError, Scheduler};
-pub use time::{SimDuration, SimTime};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
 
-use super::time::SimTime;
+use crate::time::SimTime;
 
 /// Tie-break rank for events due at the same instant; lower runs first.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,7 +1,7 @@
 //! The clock and the future-event set together: schedule, cancel, advance.
 
 use super::queue::{EventKey, EventQueue, Priority};
-use super::time::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime};
 
 /// Scheduling mistakes. The run can continue after any of them: nothing was scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -49,33 +49,32 @@ pub use params::{
 };
 pub use real::LlamaBatch;
 
-use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::real::Kernel;
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuServing;
 
-impl Simulation for GpuServing {
-    fn name(&self) -> &'static str {
-        "gpu_serving"
-    }
+impl Room for GpuServing {
+    const NAME: &'static str = "gpu_serving";
+    const DESCRIPTION: &'static str = "LLM serving on shared GPUs: continuous batching vs time-slicing, priority queues, preemption, self-hosted vs API cost";
+    type Params = GpuServingParams;
 
-    fn description(&self) -> &'static str {
-        "LLM serving on shared GPUs: continuous batching vs time-slicing, priority queues, preemption, self-hosted vs API cost"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let p = GpuServingParams::from_table(params)?;
-        Ok(crate::params::to_table(&p))
+    fn kernels() -> &'static [&'static dyn Kernel] {
+        &[&LlamaBatch]
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = GpuServingParams::from_table(params)?;
-        model::run(&p, &ctx.streams)
+    fn complete_table(table: &toml::Table) -> Option<toml::Table> {
+        Some(GpuServingParams::fill_class_defaults(table))
+    }
+
+    fn run(params: &GpuServingParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        model::run(params, &ctx.streams)
     }
 }

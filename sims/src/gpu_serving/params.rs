@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::params::{
     self, ParamsError, require_non_negative, require_positive, require_probability,
 };
+use crate::room::Validate;
 
 /// A GPU cluster serving three request classes. Times in the unit their name says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -422,11 +423,9 @@ const MAX_REPLICAS: u32 = 64;
 const MAX_UNITS: u64 = 65_536;
 
 impl GpuServingParams {
-    /// Parses and validates a parameter table.
-    ///
     /// A class table given in part (`[p0]` with only `share`) keeps that class's own defaults
     /// for the rest; a token distribution given is taken whole.
-    pub fn from_table(t: &toml::Table) -> Result<GpuServingParams, ParamsError> {
+    pub fn fill_class_defaults(t: &toml::Table) -> toml::Table {
         let mut merged = t.clone();
         let defaults = params::to_table(&GpuServingParams::default());
         for class in ["p0", "p1", "p2"] {
@@ -438,18 +437,75 @@ impl GpuServingParams {
                 merged.insert(class.to_string(), toml::Value::Table(full));
             }
         }
-        let p: GpuServingParams = params::parse(&merged)?;
-        p.validate()?;
-        Ok(p)
+        merged
     }
 
     /// The three classes, P0 first.
     pub fn classes(&self) -> [&ClassParams; 3] {
         [&self.p0, &self.p1, &self.p2]
     }
+}
 
+impl ClassParams {
+    fn validate(&self, name: &str) -> Result<(), ParamsError> {
+        let at = |f: &str| format!("{name}.{f}");
+        require_non_negative(&at("share"), self.share)?;
+        if self.share > 1e6 {
+            return Err(ParamsError::out_of_range(
+                &at("share"),
+                self.share,
+                "at most 1e6",
+            ));
+        }
+        if !(self.burst_factor.is_finite() && (1.0..=1000.0).contains(&self.burst_factor)) {
+            return Err(ParamsError::out_of_range(
+                &at("burst_factor"),
+                self.burst_factor,
+                "a rate multiplier, 1 ≤ x ≤ 1000",
+            ));
+        }
+        require_positive(&at("burst_on_s"), self.burst_on_s)?;
+        require_positive(&at("burst_off_s"), self.burst_off_s)?;
+        if self.arrival == Arrival::Closed && (self.concurrency == 0 || self.concurrency > 100_000)
+        {
+            return Err(ParamsError::out_of_range(
+                &at("concurrency"),
+                self.concurrency,
+                "1 to 100000 jobs when arrival = \"closed\"",
+            ));
+        }
+        require_non_negative(&at("think_s"), self.think_s)?;
+        self.prompt_tokens.validate(&at("prompt_tokens"), 0.0)?;
+        self.output_tokens.validate(&at("output_tokens"), 1.0)?;
+        if self.tenants == 0 || self.tenants > 100_000 {
+            return Err(ParamsError::out_of_range(
+                &at("tenants"),
+                self.tenants,
+                "1 to 100000 tenants",
+            ));
+        }
+        if !(self.tenant_skew.is_finite() && (0.0..=10.0).contains(&self.tenant_skew)) {
+            return Err(ParamsError::out_of_range(
+                &at("tenant_skew"),
+                self.tenant_skew,
+                "a Zipf exponent, 0 ≤ s ≤ 10",
+            ));
+        }
+        require_non_negative(&at("tenant_quota_rpm"), self.tenant_quota_rpm)?;
+        if !(self.tenant_quota_burst.is_finite() && self.tenant_quota_burst >= 1.0) {
+            return Err(ParamsError::out_of_range(
+                &at("tenant_quota_burst"),
+                self.tenant_quota_burst,
+                "at least 1 request",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for GpuServingParams {
     /// Range checks serde cannot express.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         match self.profile {
             Profile::Custom => {
                 if self.step_ms_by_batch.is_empty() {
@@ -681,63 +737,6 @@ impl GpuServingParams {
                 "probe_requests",
                 self.probe_requests,
                 "10 to 1e6 requests",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl ClassParams {
-    fn validate(&self, name: &str) -> Result<(), ParamsError> {
-        let at = |f: &str| format!("{name}.{f}");
-        require_non_negative(&at("share"), self.share)?;
-        if self.share > 1e6 {
-            return Err(ParamsError::out_of_range(
-                &at("share"),
-                self.share,
-                "at most 1e6",
-            ));
-        }
-        if !(self.burst_factor.is_finite() && (1.0..=1000.0).contains(&self.burst_factor)) {
-            return Err(ParamsError::out_of_range(
-                &at("burst_factor"),
-                self.burst_factor,
-                "a rate multiplier, 1 ≤ x ≤ 1000",
-            ));
-        }
-        require_positive(&at("burst_on_s"), self.burst_on_s)?;
-        require_positive(&at("burst_off_s"), self.burst_off_s)?;
-        if self.arrival == Arrival::Closed && (self.concurrency == 0 || self.concurrency > 100_000)
-        {
-            return Err(ParamsError::out_of_range(
-                &at("concurrency"),
-                self.concurrency,
-                "1 to 100000 jobs when arrival = \"closed\"",
-            ));
-        }
-        require_non_negative(&at("think_s"), self.think_s)?;
-        self.prompt_tokens.validate(&at("prompt_tokens"), 0.0)?;
-        self.output_tokens.validate(&at("output_tokens"), 1.0)?;
-        if self.tenants == 0 || self.tenants > 100_000 {
-            return Err(ParamsError::out_of_range(
-                &at("tenants"),
-                self.tenants,
-                "1 to 100000 tenants",
-            ));
-        }
-        if !(self.tenant_skew.is_finite() && (0.0..=10.0).contains(&self.tenant_skew)) {
-            return Err(ParamsError::out_of_range(
-                &at("tenant_skew"),
-                self.tenant_skew,
-                "a Zipf exponent, 0 ≤ s ≤ 10",
-            ));
-        }
-        require_non_negative(&at("tenant_quota_rpm"), self.tenant_quota_rpm)?;
-        if !(self.tenant_quota_burst.is_finite() && self.tenant_quota_burst >= 1.0) {
-            return Err(ParamsError::out_of_range(
-                &at("tenant_quota_burst"),
-                self.tenant_quota_burst,
-                "at least 1 request",
             ));
         }
         Ok(())

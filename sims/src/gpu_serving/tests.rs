@@ -12,18 +12,20 @@ use crate::stats::Estimate;
 
 fn params(src: &str) -> GpuServingParams {
     let t: toml::Table = src.parse().expect("test params are valid TOML");
-    GpuServingParams::from_table(&t).expect("valid params")
+    crate::room::parse_params::<GpuServing>(&t).expect("valid params")
 }
 
 fn run_once(src: &str, seed: u64) -> BTreeMap<String, f64> {
     let t: toml::Table = src.parse().expect("valid TOML");
-    GpuServing.check(&t).expect("valid params");
+    crate::room::testing::check::<GpuServing>(&t).expect("valid params");
     let ctx = RunContext {
         streams: RngStreams::new(seed, 0, 0),
         point: 0,
         replication: 0,
     };
-    GpuServing.run(&t, &ctx).expect("run succeeds").metrics
+    crate::room::testing::run_once::<GpuServing>(&t, &ctx)
+        .expect("run succeeds")
+        .metrics
 }
 
 fn within(measured: f64, expected: f64, rel: f64, what: &str) {
@@ -211,7 +213,7 @@ fn reserved_pool_p0_is_md1_pollaczek_khinchine() {
             lambda * MONTH_S
         ),
     );
-    let est = crate::simulation::testing::replicate(&GpuServing, &src, 20, 11);
+    let est = crate::room::testing::replicate::<GpuServing>(&src, 20, 11);
     // P-K: Wq = ρ S / (2 (1 − ρ)); first token after one step, last after 16.
     let wq = rho * s / (2.0 * (1.0 - rho));
     assert_z(&est, "p0_latency_mean_ms", (wq + t) * 1e3);
@@ -236,7 +238,7 @@ fn reserved_pool_p0_is_mg1_with_geometric_outputs() {
                 lambda * MONTH_S
             ),
         );
-    let est = crate::simulation::testing::replicate(&GpuServing, &src, 20, 12);
+    let est = crate::room::testing::replicate::<GpuServing>(&src, 20, 12);
     let wq = lambda * es2 / (2.0 * (1.0 - rho));
     assert_z(&est, "p0_latency_mean_ms", (wq + t) * 1e3);
     assert_z(&est, "p0_e2e_mean_ms", (wq + es) * 1e3);
@@ -423,7 +425,7 @@ fn bad_params_name_the_field() {
     ];
     for (src, path) in cases {
         let t: toml::Table = src.parse().expect("valid TOML");
-        let err = GpuServing.check(&t).expect_err(src);
+        let err = crate::room::testing::check::<GpuServing>(&t).expect_err(src);
         assert_eq!(err.path(), path, "{src}: {err}");
     }
 }

@@ -27,33 +27,28 @@ mod tests;
 pub use params::{IdempotencyParams, KeyStrategy, ServerStrategy};
 pub use real::PgIdempotency;
 
-use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::real::Kernel;
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct Idempotency;
 
-impl Simulation for Idempotency {
-    fn name(&self) -> &'static str {
-        "idempotency"
-    }
+impl Room for Idempotency {
+    const NAME: &'static str = "idempotency";
+    const DESCRIPTION: &'static str = "idempotent payments: key and server strategies under lost requests, lost responses and retries";
+    type Params = IdempotencyParams;
 
-    fn description(&self) -> &'static str {
-        "idempotent payments: key and server strategies under lost requests, lost responses and retries"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let p = IdempotencyParams::from_table(params)?;
-        Ok(crate::params::to_table(&p))
+    fn kernels() -> &'static [&'static dyn Kernel] {
+        &[&PgIdempotency]
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = IdempotencyParams::from_table(params)?;
-        Ok(model::run(&p, &ctx.streams))
+    fn run(params: &IdempotencyParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        Ok(model::run(params, &ctx.streams))
     }
 }

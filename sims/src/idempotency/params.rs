@@ -2,9 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::{
-    self, ParamsError, require_non_negative, require_positive, require_probability,
-};
+use crate::params::{ParamsError, require_non_negative, require_positive, require_probability};
+use crate::room::Validate;
 
 /// Mobile clients, retry policy, key strategy and server flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,16 +129,9 @@ pub enum ServerStrategy {
     OneTransaction,
 }
 
-impl IdempotencyParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<IdempotencyParams, ParamsError> {
-        let p: IdempotencyParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
-    }
-
+impl Validate for IdempotencyParams {
     /// Range checks.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         require_positive("payments_per_day", self.payments_per_day)?;
         if self.payments_per_day > 1e7 {
             return Err(ParamsError::out_of_range(

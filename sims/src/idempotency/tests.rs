@@ -7,13 +7,15 @@ use crate::des::RngStreams;
 
 fn run(extra: &str) -> BTreeMap<String, f64> {
     let t: toml::Table = extra.parse().expect("valid TOML");
-    Idempotency.check(&t).expect("valid params");
+    crate::room::testing::check::<Idempotency>(&t).expect("valid params");
     let ctx = RunContext {
         streams: RngStreams::new(3, 0, 0),
         point: 0,
         replication: 0,
     };
-    Idempotency.run(&t, &ctx).unwrap().metrics
+    crate::room::testing::run_once::<Idempotency>(&t, &ctx)
+        .unwrap()
+        .metrics
 }
 
 const LOSSY: &str = "request_loss = 0.0\nresponse_loss = 0.03\nstall_rate = 0.0\ndouble_submit_rate = 0.0\nidentical_repeat_rate = 0.0\nrestarts_per_day = 0.0\n";

@@ -31,33 +31,28 @@ mod tests;
 pub use params::{MigrationsParams, Procedure};
 pub use real::PgMigrations;
 
-use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::real::Kernel;
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations;
 
-impl Simulation for Migrations {
-    fn name(&self) -> &'static str {
-        "migrations"
-    }
+impl Room for Migrations {
+    const NAME: &'static str = "migrations";
+    const DESCRIPTION: &'static str = "PostgreSQL column-type migrations under load: raw ALTER rewrite vs ghost-table copy and swap";
+    type Params = MigrationsParams;
 
-    fn description(&self) -> &'static str {
-        "PostgreSQL column-type migrations under load: raw ALTER rewrite vs ghost-table copy and swap"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let p = MigrationsParams::from_table(params)?;
-        Ok(crate::params::to_table(&p))
+    fn kernels() -> &'static [&'static dyn Kernel] {
+        &[&PgMigrations]
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = MigrationsParams::from_table(params)?;
-        Ok(model::run(&p, &ctx.streams))
+    fn run(params: &MigrationsParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        Ok(model::run(params, &ctx.streams))
     }
 }

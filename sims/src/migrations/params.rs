@@ -4,9 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::params::{
-    self, ParamsError, require_non_negative, require_positive, require_probability,
-};
+use crate::params::{ParamsError, require_non_negative, require_positive, require_probability};
+use crate::room::Validate;
 
 /// A table under application load and the schema change run on it. Defaults are the research
 /// setup (`shared/research/postgres-experiments.md` §2): a 1M-row `orders` table on a 2-vCPU
@@ -102,13 +101,6 @@ pub enum Procedure {
 const MAX_REQUESTS: f64 = 1e8;
 
 impl MigrationsParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<MigrationsParams, ParamsError> {
-        let p: MigrationsParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
-    }
-
     /// Backfill batches: the last one may be partial.
     pub fn batches(&self) -> f64 {
         (self.rows / self.batch_size).ceil()
@@ -126,9 +118,11 @@ impl MigrationsParams {
             }
         }
     }
+}
 
+impl Validate for MigrationsParams {
     /// Range checks.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         require_positive("rows", self.rows)?;
         if self.rows > 1e12 {
             return Err(ParamsError::out_of_range(

@@ -4,18 +4,20 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::des::RngStreams;
-use crate::simulation::testing::replicate;
+use crate::room::testing::replicate;
 use crate::stats::Estimate;
 
 fn run_once(params: &str, seed: u64) -> BTreeMap<String, f64> {
     let t: toml::Table = params.parse().expect("valid TOML");
-    Migrations.check(&t).expect("valid params");
+    crate::room::testing::check::<Migrations>(&t).expect("valid params");
     let ctx = RunContext {
         streams: RngStreams::new(seed, 0, 0),
         point: 0,
         replication: 0,
     };
-    Migrations.run(&t, &ctx).unwrap().metrics
+    crate::room::testing::run_once::<Migrations>(&t, &ctx)
+        .unwrap()
+        .metrics
 }
 
 /// `want` lies within 4 standard errors (and `rel` of itself, for the histogram's 0.1%
@@ -71,7 +73,7 @@ fn without_a_migration_the_mean_latency_is_erlang_c_for_any_service_spread() {
             "procedure = \"none\"\nquery_ms = 2.0\nquery_sigma = {sigma}\nrate_rps = {rate}\n\
              db_cores = 2\npool_size = 1000\nclient_timeout_ms = 1e6\nbaseline_s = 150\nafter_s = 0"
         );
-        let est = replicate(&Migrations, &params, 8, 11);
+        let est = replicate::<Migrations>(&params, 8, 11);
         let want = es_ms + erlang_c(2, a) * es_ms / (2.0 - a);
         assert_close(&est, "mean_ms_baseline", want, 0.0);
         assert_eq!(est["timeouts"].mean, 0.0);
@@ -90,8 +92,8 @@ fn a_pool_of_c_connections_queues_fifo_and_waits_longer_for_variable_service() {
         "procedure = \"none\"\nquery_ms = 2.0\nquery_sigma = 1.0\nrate_rps = {rate}\ndb_cores = 2\n\
          client_timeout_ms = 1e6\nbaseline_s = 100\nafter_s = 0\n"
     );
-    let wide = replicate(&Migrations, &format!("{common}pool_size = 1000"), 6, 12);
-    let narrow = replicate(&Migrations, &format!("{common}pool_size = 2"), 6, 12);
+    let wide = replicate::<Migrations>(&format!("{common}pool_size = 1000"), 6, 12);
+    let narrow = replicate::<Migrations>(&format!("{common}pool_size = 2"), 6, 12);
     let want = es_ms + erlang_c(2, 1.6) * es_ms / (2.0 - 1.6);
     assert_close(&wide, "mean_ms_baseline", want, 0.0);
     assert_greater(
@@ -121,8 +123,7 @@ fn every_request_that_waits_out_the_lock_longer_than_its_timeout_times_out() {
     let hold = 1e6 / 420_000.0;
     let want = 300.0 * (hold - 0.5);
     for pool in [16, 1000] {
-        let est = replicate(
-            &Migrations,
+        let est = replicate::<Migrations>(
             &format!("{REWRITE}pool_size = {pool}\nquery_ms = 0.05"),
             10,
             21,
@@ -140,7 +141,7 @@ fn every_request_that_waits_out_the_lock_longer_than_its_timeout_times_out() {
     }
     // With 2 ms statements the backlog takes a while: the oldest waiters time out while it
     // drains, and the tail after the lock is raised, below the timeout.
-    let est = replicate(&Migrations, &format!("{REWRITE}pool_size = 1000"), 10, 21);
+    let est = replicate::<Migrations>(&format!("{REWRITE}pool_size = 1000"), 10, 21);
     assert_greater(
         &est["timeouts"],
         &Estimate::from_samples(&[want, want]),
@@ -157,7 +158,7 @@ fn every_request_that_waits_out_the_lock_longer_than_its_timeout_times_out() {
 fn a_small_pool_runs_out_within_its_size_in_arrivals() {
     // 16 connections are held by statements blocked on the lock after the 16th arrival:
     // Gamma(16, 300/s), mean 53 ms. A pool larger than the backlog never runs out.
-    let est = replicate(&Migrations, &format!("{REWRITE}pool_size = 16"), 10, 31);
+    let est = replicate::<Migrations>(&format!("{REWRITE}pool_size = 16"), 10, 31);
     assert_close(&est, "pool_exhausted_after_s", 16.0 / 300.0, 0.0);
     let wide = run_once(&format!("{REWRITE}pool_size = 1000"), 31);
     assert!(!wide.contains_key("pool_exhausted_after_s"), "{wide:?}");
@@ -210,8 +211,7 @@ fn on_one_processor_the_batches_share_it_and_take_longer() {
 #[test]
 fn p99_inflation_follows_the_duty_cycle_and_spare_processors() {
     let est = |extra: &str| {
-        replicate(
-            &Migrations,
+        replicate::<Migrations>(
             &format!("{GHOST}batch_size = 25000\nbaseline_s = 60\n{extra}"),
             10,
             51,
@@ -240,18 +240,8 @@ fn p99_inflation_follows_the_duty_cycle_and_spare_processors() {
 fn the_trigger_alone_inflates_p99_through_the_writes() {
     // With processors to spare, inflation comes from the trigger's cost on writes only.
     let base = format!("{GHOST}db_cores = 32\nthrottle_ms = 100\nbaseline_s = 60\n");
-    let off = replicate(
-        &Migrations,
-        &format!("{base}trigger_overhead_ms = 0"),
-        6,
-        61,
-    );
-    let on = replicate(
-        &Migrations,
-        &format!("{base}trigger_overhead_ms = 3"),
-        6,
-        61,
-    );
+    let off = replicate::<Migrations>(&format!("{base}trigger_overhead_ms = 0"), 6, 61);
+    let on = replicate::<Migrations>(&format!("{base}trigger_overhead_ms = 3"), 6, 61);
     assert!(
         off["p99_inflation_pct"].mean.abs() < 3.0,
         "{:?}",
@@ -311,7 +301,7 @@ fn bad_params_name_the_field() {
     ];
     for (src, path) in cases {
         let t: toml::Table = src.parse().unwrap();
-        let err = Migrations.check(&t).expect_err(src);
+        let err = crate::room::testing::check::<Migrations>(&t).expect_err(src);
         assert_eq!(err.path(), path, "{src}: {err}");
     }
 }

@@ -27,33 +27,24 @@ mod tests;
 
 pub use params::{ArrivalProcess, QueueParams, ServiceDist};
 
-use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct Queue;
 
-impl Simulation for Queue {
-    fn name(&self) -> &'static str {
-        "queue"
-    }
+impl Room for Queue {
+    const NAME: &'static str = "queue";
+    const DESCRIPTION: &'static str =
+        "multi-server queue with priority classes, preemption and timeouts (engine validation)";
+    type Params = QueueParams;
 
-    fn description(&self) -> &'static str {
-        "multi-server queue with priority classes, preemption and timeouts (engine validation)"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let p = QueueParams::from_table(params)?;
-        Ok(crate::params::to_table(&p))
-    }
-
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = QueueParams::from_table(params)?;
-        model::run(&p, &ctx.streams)
+    fn run(params: &QueueParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        model::run(params, &ctx.streams)
     }
 }

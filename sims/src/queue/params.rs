@@ -5,7 +5,8 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::des::SimDuration;
-use crate::params::{self, ParamsError, require_non_negative, require_positive};
+use crate::params::{ParamsError, require_non_negative, require_positive};
+use crate::room::Validate;
 
 /// Parameters of the queueing station. Times are in seconds, rates per second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,15 +205,15 @@ impl ServiceSampler {
 }
 
 impl QueueParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<QueueParams, ParamsError> {
-        let p: QueueParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
+    /// Offered load per server, ρ = λ E[S] / c (for Poisson or deterministic arrivals).
+    pub fn rho(&self) -> f64 {
+        self.arrival_rate * self.service.mean() / self.servers as f64
     }
+}
 
+impl Validate for QueueParams {
     /// Range checks serde cannot express.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         match self.arrival_process {
             ArrivalProcess::Trace => {
                 if self.arrival_trace.is_empty() {
@@ -290,10 +291,5 @@ impl QueueParams {
             ));
         }
         Ok(())
-    }
-
-    /// Offered load per server, ρ = λ E[S] / c (for Poisson or deterministic arrivals).
-    pub fn rho(&self) -> f64 {
-        self.arrival_rate * self.service.mean() / self.servers as f64
     }
 }

@@ -17,7 +17,7 @@ fn table(s: &str) -> toml::Table {
 }
 
 fn estimate(params: &str, seed: u64) -> BTreeMap<String, Estimate> {
-    crate::simulation::testing::replicate(&Queue, params, REPLICATIONS, seed)
+    crate::room::testing::replicate::<Queue>(params, REPLICATIONS, seed)
 }
 
 fn assert_close(est: &BTreeMap<String, Estimate>, metric: &str, exact: f64) {
@@ -138,9 +138,9 @@ fn same_seed_same_outcome_different_seed_different_outcome() {
         point: 0,
         replication: 0,
     };
-    let a = Queue.run(&t, &ctx(7)).unwrap();
-    let b = Queue.run(&t, &ctx(7)).unwrap();
-    let c = Queue.run(&t, &ctx(8)).unwrap();
+    let a = crate::room::testing::run_once::<Queue>(&t, &ctx(7)).unwrap();
+    let b = crate::room::testing::run_once::<Queue>(&t, &ctx(7)).unwrap();
+    let c = crate::room::testing::run_once::<Queue>(&t, &ctx(8)).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -158,7 +158,7 @@ fn bad_params_name_the_field() {
         ("service = { dist = \"gamma\", mean = 1.0 }", "service.dist"),
     ];
     for (src, path) in cases {
-        let err = Queue.check(&table(src)).expect_err(src);
+        let err = crate::room::testing::check::<Queue>(&table(src)).expect_err(src);
         assert_eq!(err.path(), path, "{src}: {err}");
     }
 }

@@ -28,32 +28,34 @@ pub mod real;
 mod tests;
 
 pub use model::{CycleMoments, expected_cycle, optimal_k};
-pub use params::{Alpha, MAX_K, Profile, SpeculativeParams};
-pub use profiles::Costs;
+pub use params::{Alpha, MAX_K, SpeculativeParams};
+pub use profiles::{Costs, Profile};
 pub use real::LlamaSpeculative;
 
 use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::real::Kernel;
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
 
-/// The registered unit struct.
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct Speculative;
 
-impl Simulation for Speculative {
-    fn name(&self) -> &'static str {
-        "speculative"
-    }
+impl Room for Speculative {
+    const NAME: &'static str = "speculative";
+    const DESCRIPTION: &'static str =
+        "speculative decoding: a draft proposes K tokens, the target verifies them in one pass";
+    type Params = SpeculativeParams;
 
-    fn description(&self) -> &'static str {
-        "speculative decoding: a draft proposes K tokens, the target verifies them in one pass"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let mut p = SpeculativeParams::from_table(params)?;
+    fn kernels() -> &'static [&'static dyn Kernel] {
+        &[&LlamaSpeculative]
+    }
+
+    fn prepare(p: &mut SpeculativeParams) -> Result<(), ParamsError> {
         // Show the profile's scalar figures beside the scenario's own; V(K) per K is the
         // `verify_cost_ratio` metric (a list per point would drown the report's tables).
         let c = p.costs()?;
@@ -61,11 +63,10 @@ impl Simulation for Speculative {
         p.draft_cost_ratio = Some(c.draft_cost_ratio);
         p.target_model_mb = Some(c.target_model_mb);
         p.draft_model_mb = Some(c.draft_model_mb);
-        Ok(crate::params::to_table(&p))
+        Ok(())
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let p = SpeculativeParams::from_table(params)?;
-        model::run(&p, &ctx.streams)
+    fn run(params: &SpeculativeParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        model::run(params, &ctx.streams)
     }
 }

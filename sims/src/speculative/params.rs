@@ -7,10 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::profiles::{self, Costs};
-use crate::params::{
-    self, ParamsError, require_non_negative, require_positive, require_probability,
-};
+use super::profiles::{self, Costs, Profile};
+use crate::params::{ParamsError, require_non_negative, require_positive, require_probability};
+use crate::room::Validate;
 
 /// Largest draft length the room accepts (llama.cpp's `--draft-max` defaults are 3 to 16).
 pub const MAX_K: u32 = 64;
@@ -107,23 +106,6 @@ impl Default for SpeculativeParams {
     }
 }
 
-/// The built-in hardware profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Profile {
-    /// The article's phone: 6.2 tok/s baseline, V = 1, c = draft bytes / target bytes.
-    #[serde(rename = "article-phone")]
-    ArticlePhone,
-    /// One H100: Llama-8B shape as target, Qwen-0.5B shape as draft, bf16 (measured).
-    #[serde(rename = "h100-8b-0.5b")]
-    H100,
-    /// The 2-core CPU of research §3: llama.cpp with 197 M / 62 M random-weight GGUF models.
-    #[serde(rename = "cpu-2core-research")]
-    Cpu2CoreResearch,
-    /// Everything from the scenario.
-    #[serde(rename = "custom")]
-    Custom,
-}
-
 /// Acceptance per drafted position: one value for all, or one per position.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Alpha {
@@ -175,20 +157,95 @@ impl<'de> Deserialize<'de> for Alpha {
 }
 
 impl SpeculativeParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<SpeculativeParams, ParamsError> {
-        let p: SpeculativeParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
-    }
-
     /// The K values the cost figures must cover: 1..=max(k, k_max).
     pub fn k_needed(&self) -> u32 {
         self.k.max(self.k_max)
     }
 
+    /// The cost figures and model sizes: the scenario's values where given, the profile's
+    /// otherwise. Errors name the missing or bad field.
+    pub fn costs(&self) -> Result<Costs, ParamsError> {
+        let need = self.k_needed() as usize;
+        let base = profiles::builtin(self.profile, need);
+        let pick = |given: Option<f64>, from_profile: Option<f64>, name: &str, what: &str| {
+            given.or(from_profile).ok_or_else(|| ParamsError::Invalid {
+                path: name.to_string(),
+                message: format!("missing: profile = \"custom\" needs {name} ({what})"),
+            })
+        };
+        let target_decode_ms = pick(
+            self.target_decode_ms,
+            base.as_ref().map(|b| b.target_decode_ms),
+            "target_decode_ms",
+            "milliseconds for one single-token target decode step",
+        )?;
+        require_positive("target_decode_ms", target_decode_ms)?;
+        let draft_cost_ratio = pick(
+            self.draft_cost_ratio,
+            base.as_ref().map(|b| b.draft_cost_ratio),
+            "draft_cost_ratio",
+            "one draft pass relative to one target decode step",
+        )?;
+        require_non_negative("draft_cost_ratio", draft_cost_ratio)?;
+        let verify = match (&self.verify_cost_ratios, &base) {
+            (Some(v), _) => v.clone(),
+            (None, Some(b)) => b.verify.clone(),
+            (None, None) => {
+                return Err(ParamsError::Invalid {
+                    path: "verify_cost_ratios".into(),
+                    message: "missing: profile = \"custom\" needs verify_cost_ratios \
+                              (V(1), V(2), ...: verifying K drafts relative to one decode step)"
+                        .into(),
+                });
+            }
+        };
+        for (i, v) in verify.iter().enumerate() {
+            require_positive(&format!("verify_cost_ratios[{i}]"), *v)?;
+        }
+        if verify.len() < need {
+            return Err(ParamsError::out_of_range(
+                "verify_cost_ratios",
+                format!("{} entries", verify.len()),
+                &format!(
+                    "at least max(k, k_max) = {need} entries, V(1)..V({need}) (or lower k_max)"
+                ),
+            ));
+        }
+        let target_model_mb = pick(
+            self.target_model_mb,
+            base.as_ref().map(|b| b.target_model_mb),
+            "target_model_mb",
+            "the target's weights in MB",
+        )?;
+        require_non_negative("target_model_mb", target_model_mb)?;
+        let draft_model_mb = pick(
+            self.draft_model_mb,
+            base.as_ref().map(|b| b.draft_model_mb),
+            "draft_model_mb",
+            "the draft's weights in MB",
+        )?;
+        require_non_negative("draft_model_mb", draft_model_mb)?;
+        Ok(Costs {
+            target_decode_ms,
+            draft_cost_ratio,
+            verify,
+            target_model_mb,
+            draft_model_mb,
+        })
+    }
+
+    /// Acceptance probability of drafted position `i` (1-based) in an easy cycle.
+    pub fn alpha_at(&self, i: u32) -> f64 {
+        match &self.alpha {
+            Alpha::Constant(a) => a * self.alpha_decay.powi(i as i32 - 1),
+            Alpha::ByPosition(v) => v[(i as usize - 1).min(v.len() - 1)],
+        }
+    }
+}
+
+impl Validate for SpeculativeParams {
     /// Range checks (the cost figures are checked by [`SpeculativeParams::costs`]).
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         if self.k > MAX_K {
             return Err(ParamsError::out_of_range(
                 "k",
@@ -275,85 +332,5 @@ impl SpeculativeParams {
             self.unpinned_little_core_share,
         )?;
         self.costs().map(|_| ())
-    }
-
-    /// The cost figures and model sizes: the scenario's values where given, the profile's
-    /// otherwise. Errors name the missing or bad field.
-    pub fn costs(&self) -> Result<Costs, ParamsError> {
-        let need = self.k_needed() as usize;
-        let base = profiles::builtin(self.profile, need);
-        let pick = |given: Option<f64>, from_profile: Option<f64>, name: &str, what: &str| {
-            given.or(from_profile).ok_or_else(|| ParamsError::Invalid {
-                path: name.to_string(),
-                message: format!("missing: profile = \"custom\" needs {name} ({what})"),
-            })
-        };
-        let target_decode_ms = pick(
-            self.target_decode_ms,
-            base.as_ref().map(|b| b.target_decode_ms),
-            "target_decode_ms",
-            "milliseconds for one single-token target decode step",
-        )?;
-        require_positive("target_decode_ms", target_decode_ms)?;
-        let draft_cost_ratio = pick(
-            self.draft_cost_ratio,
-            base.as_ref().map(|b| b.draft_cost_ratio),
-            "draft_cost_ratio",
-            "one draft pass relative to one target decode step",
-        )?;
-        require_non_negative("draft_cost_ratio", draft_cost_ratio)?;
-        let verify = match (&self.verify_cost_ratios, &base) {
-            (Some(v), _) => v.clone(),
-            (None, Some(b)) => b.verify.clone(),
-            (None, None) => {
-                return Err(ParamsError::Invalid {
-                    path: "verify_cost_ratios".into(),
-                    message: "missing: profile = \"custom\" needs verify_cost_ratios \
-                              (V(1), V(2), ...: verifying K drafts relative to one decode step)"
-                        .into(),
-                });
-            }
-        };
-        for (i, v) in verify.iter().enumerate() {
-            require_positive(&format!("verify_cost_ratios[{i}]"), *v)?;
-        }
-        if verify.len() < need {
-            return Err(ParamsError::out_of_range(
-                "verify_cost_ratios",
-                format!("{} entries", verify.len()),
-                &format!(
-                    "at least max(k, k_max) = {need} entries, V(1)..V({need}) (or lower k_max)"
-                ),
-            ));
-        }
-        let target_model_mb = pick(
-            self.target_model_mb,
-            base.as_ref().map(|b| b.target_model_mb),
-            "target_model_mb",
-            "the target's weights in MB",
-        )?;
-        require_non_negative("target_model_mb", target_model_mb)?;
-        let draft_model_mb = pick(
-            self.draft_model_mb,
-            base.as_ref().map(|b| b.draft_model_mb),
-            "draft_model_mb",
-            "the draft's weights in MB",
-        )?;
-        require_non_negative("draft_model_mb", draft_model_mb)?;
-        Ok(Costs {
-            target_decode_ms,
-            draft_cost_ratio,
-            verify,
-            target_model_mb,
-            draft_model_mb,
-        })
-    }
-
-    /// Acceptance probability of drafted position `i` (1-based) in an easy cycle.
-    pub fn alpha_at(&self, i: u32) -> f64 {
-        match &self.alpha {
-            Alpha::Constant(a) => a * self.alpha_decay.powi(i as i32 - 1),
-            Alpha::ByPosition(v) => v[(i as usize - 1).min(v.len() - 1)],
-        }
     }
 }

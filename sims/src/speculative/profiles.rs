@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use super::params::Profile;
+use serde::{Deserialize, Serialize};
 
 const H100_JSONL: &str = include_str!("../../../datasets/speculative/h100-llm-calibration.jsonl");
 const CPU_JSONL: &str = include_str!("../../../datasets/speculative/cpu-2core-research.jsonl");
@@ -18,6 +18,23 @@ pub(super) const ARTICLE_BASELINE_TOK_S: f64 = 6.2;
 pub(super) const ARTICLE_TARGET_MB: f64 = 4500.0;
 /// See [`ARTICLE_TARGET_MB`].
 pub(super) const ARTICLE_DRAFT_MB: f64 = 500.0;
+
+/// The built-in hardware profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Profile {
+    /// The article's phone: 6.2 tok/s baseline, V = 1, c = draft bytes / target bytes.
+    #[serde(rename = "article-phone")]
+    ArticlePhone,
+    /// One H100: Llama-8B shape as target, Qwen-0.5B shape as draft, bf16 (measured).
+    #[serde(rename = "h100-8b-0.5b")]
+    H100,
+    /// The 2-core CPU of research §3: llama.cpp with 197 M / 62 M random-weight GGUF models.
+    #[serde(rename = "cpu-2core-research")]
+    Cpu2CoreResearch,
+    /// Everything from the scenario.
+    #[serde(rename = "custom")]
+    Custom,
+}
 
 /// Resolved cost figures and model sizes for one point.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@ fn table(s: &str) -> toml::Table {
 }
 
 fn replicate(params: &str, reps: u32, seed: u64) -> BTreeMap<String, Estimate> {
-    crate::simulation::testing::replicate(&Speculative, params, reps, seed)
+    crate::room::testing::replicate::<Speculative>(params, reps, seed)
 }
 
 fn z(e: &Estimate, exact: f64) -> f64 {
@@ -34,23 +34,23 @@ fn assert_close(e: &Estimate, exact: f64, what: &str) {
 
 fn one_run(params: &str, seed: u64) -> BTreeMap<String, f64> {
     let t = table(params);
-    Speculative.check(&t).expect("valid params");
+    crate::room::testing::check::<Speculative>(&t).expect("valid params");
     let ctx = RunContext {
         streams: RngStreams::new(seed, 0, 0),
         point: 0,
         replication: 0,
     };
-    Speculative.run(&t, &ctx).expect("run succeeds").metrics
+    crate::room::testing::run_once::<Speculative>(&t, &ctx)
+        .expect("run succeeds")
+        .metrics
 }
 
 fn params(s: &str) -> SpeculativeParams {
-    SpeculativeParams::from_table(&table(s)).expect("valid params")
+    crate::room::parse_params::<Speculative>(&table(s)).expect("valid params")
 }
 
 fn error(s: &str) -> crate::params::ParamsError {
-    Speculative
-        .check(&table(s))
-        .expect_err("the params must be rejected")
+    crate::room::testing::check::<Speculative>(&table(s)).expect_err("the params must be rejected")
 }
 
 /// Leviathan et al. 2023, eq. 1: expected tokens per cycle with i.i.d. acceptance α.
@@ -313,13 +313,12 @@ fn bad_input_names_the_field() {
 
 #[test]
 fn check_shows_the_profile_figures() {
-    let t = Speculative
-        .check(&table("profile = \"cpu-2core-research\""))
+    let t = crate::room::testing::check::<Speculative>(&table("profile = \"cpu-2core-research\""))
         .unwrap();
     assert_eq!(t["target_decode_ms"].as_float(), Some(12.93));
     assert_eq!(t["target_model_mb"].as_float(), Some(210.0));
     // The filled table passes its own check unchanged.
-    assert_eq!(Speculative.check(&t).unwrap(), t);
+    assert_eq!(crate::room::testing::check::<Speculative>(&t).unwrap(), t);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::des::SimDuration;
+use crate::time::SimDuration;
 
 /// Records durations in nanoseconds; reports quantiles in seconds.
 #[derive(Clone, Debug)]

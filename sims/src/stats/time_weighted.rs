@@ -1,6 +1,6 @@
 //! Time-weighted average of a piecewise-constant level (queue length, busy servers).
 
-use crate::des::SimTime;
+use crate::time::SimTime;
 
 /// Integrates a level over simulated time.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,7 +9,7 @@ use super::policy::{Policy, PolicyKind, StatusCode, probabilistic_threshold};
 
 /// The processor settings the simulation uses.
 #[derive(Debug, Clone)]
-pub struct TailConfig {
+pub(crate) struct TailConfig {
     pub decision_wait_s: f64,
     pub num_traces: u64,
     pub sample_on_first_match: bool,
@@ -23,7 +23,7 @@ pub struct TailConfig {
 /// A configuration problem at a YAML path (`processors.tail_sampling.policies[2].type`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{path}: {message}")]
-pub struct ConfigError {
+pub(super) struct ConfigError {
     pub path: String,
     pub message: String,
 }
@@ -69,7 +69,7 @@ fn boolean(v: &Value, path: &str) -> Result<bool, ConfigError> {
 }
 
 /// Go duration strings as the collector accepts them: `10s`, `500ms`, `1m30s`.
-pub fn parse_duration_s(s: &str, path: &str) -> Result<f64, ConfigError> {
+pub(super) fn parse_duration_s(s: &str, path: &str) -> Result<f64, ConfigError> {
     let bad = || {
         err(
             path,
@@ -107,7 +107,7 @@ pub fn parse_duration_s(s: &str, path: &str) -> Result<f64, ConfigError> {
 
 /// Parses a whole collector config (the `processors.tail_sampling` block, or the first
 /// `tail_sampling/<name>` processor) or just the processor's own block.
-pub fn parse(yaml: &str) -> Result<TailConfig, ConfigError> {
+pub(super) fn parse(yaml: &str) -> Result<TailConfig, ConfigError> {
     let doc: Value =
         serde_norway::from_str(yaml).map_err(|e| err("", format!("not valid YAML: {e}")))?;
     let root = mapping(&doc, "")?;

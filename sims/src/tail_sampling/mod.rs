@@ -17,71 +17,89 @@
 //! Assumptions: one collector; one trace per request; the path attribute lives on the root
 //! (server) span only; children end by 90% of the request; errors are span status ERROR.
 
-pub mod config;
+mod config;
 mod metrics;
 mod model;
 mod params;
-pub mod policy;
+mod policy;
 #[cfg(test)]
 mod tests;
-pub mod trace;
+mod tools;
+mod trace;
 
 pub use params::{TailSamplingParams, parse_version, semantics};
+pub use policy::{InvertMode, Semantics};
 
 use crate::params::ParamsError;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Simulation};
+use crate::room::Room;
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::tool::Tool;
 
-/// The registered unit struct.
+/// A collector config's policies as a decision function, for benchmarks and embedding (the
+/// room's config, policy and trace types stay inside it).
+#[derive(Debug, Clone)]
+pub struct Decider {
+    config: config::TailConfig,
+    semantics: Semantics,
+}
+
+/// One trace in the JSON form `lab tail-sampling decide` reads.
+#[derive(Debug, Clone)]
+pub struct TraceInput(trace::Trace);
+
+impl TraceInput {
+    /// Parses one JSON line (see the README for the format).
+    pub fn from_json_line(line: &str) -> Result<TraceInput, String> {
+        trace::Trace::from_json_line(line).map(TraceInput)
+    }
+}
+
+impl Decider {
+    /// Parses a collector config (a whole collector config or the tail_sampling block).
+    pub fn from_yaml(yaml: &str, semantics: Semantics) -> Result<Decider, String> {
+        let config = config::parse(yaml).map_err(|e| e.to_string())?;
+        Ok(Decider { config, semantics })
+    }
+
+    /// Whether the collector samples `trace`.
+    pub fn sampled(&self, trace: &TraceInput) -> bool {
+        policy::decide(
+            &self.config.policies,
+            &trace.0,
+            &self.semantics,
+            self.config.sample_on_first_match,
+        )
+        .sampled
+    }
+}
+
+/// The registered room.
 #[derive(Debug, Clone, Copy)]
 pub struct TailSampling;
 
-fn load(params: &toml::Table) -> Result<(TailSamplingParams, config::TailConfig), ParamsError> {
-    let p = TailSamplingParams::from_table(params)?;
-    let text = p.config_text()?;
-    let cfg = config::parse(&text).map_err(|e| ParamsError::Invalid {
-        path: if p.config_yaml.is_some() {
-            "config_yaml".into()
-        } else {
-            "config".into()
-        },
-        message: format!(
-            "{}: {e}",
-            if p.config_yaml.is_some() {
-                "inline config"
-            } else {
-                p.config.as_str()
-            }
-        ),
-    })?;
-    Ok((p, cfg))
-}
+impl Room for TailSampling {
+    const NAME: &'static str = "tail_sampling";
+    const DESCRIPTION: &'static str = "OpenTelemetry tail_sampling processor: exact policy decisions, a day of traffic, storage cost";
+    type Params = TailSamplingParams;
 
-impl Simulation for TailSampling {
-    fn name(&self) -> &'static str {
-        "tail_sampling"
-    }
-
-    fn description(&self) -> &'static str {
-        "OpenTelemetry tail_sampling processor: exact policy decisions, a day of traffic, storage cost"
-    }
-
-    fn metrics(&self) -> &'static [MetricDef] {
+    fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }
 
-    fn check(&self, params: &toml::Table) -> Result<toml::Table, ParamsError> {
-        let (p, _) = load(params)?;
-        Ok(crate::params::to_table(&p))
+    fn tools() -> &'static [Tool] {
+        tools::TOOLS
     }
 
-    fn run(&self, params: &toml::Table, ctx: &RunContext) -> Result<Outcome, RunError> {
-        let (p, cfg) = load(params)?;
-        let v = parse_version(&p.collector_version).expect("validated version");
-        Ok(model::run(
-            &p,
-            &cfg,
-            semantics(v, p.invert_mode),
-            &ctx.streams,
-        ))
+    fn prepare(p: &mut TailSamplingParams) -> Result<(), ParamsError> {
+        p.load()
+    }
+
+    fn run(p: &TailSamplingParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+        let loaded = p
+            .loaded
+            .as_ref()
+            .ok_or_else(|| RunError::Model("the collector config was not loaded".into()))?;
+        let (cfg, sem) = &*loaded.0;
+        Ok(model::run(p, cfg, *sem, &ctx.streams))
     }
 }

@@ -2,10 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::config::{self, TailConfig};
 use super::policy::{InvertMode, Semantics};
-use crate::params::{
-    self, ParamsError, require_non_negative, require_positive, require_probability,
-};
+use crate::params::{ParamsError, require_non_negative, require_positive, require_probability};
+use crate::room::Validate;
 
 /// Traffic, instrumentation, collector and storage assumptions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,21 @@ pub struct TailSamplingParams {
     pub vendor_usd_per_million_spans: f64,
     /// Simulated hours; per-day metrics are scaled to 24 h. Default 24.
     pub sim_hours: f64,
+    /// The collector config read and parsed once per point ([`TailSamplingParams::load`]),
+    /// shared by the point's replications.
+    #[serde(skip)]
+    pub(crate) loaded: Option<Loaded>,
+}
+
+/// A parsed collector config and the rules of its version.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded(pub(crate) Arc<(TailConfig, Semantics)>);
+
+impl PartialEq for Loaded {
+    /// Derived from the other fields, so it never tells two params apart.
+    fn eq(&self, _: &Loaded) -> bool {
+        true
+    }
 }
 
 impl Default for TailSamplingParams {
@@ -102,6 +119,7 @@ impl Default for TailSamplingParams {
             log_gb_month: 0.0,
             vendor_usd_per_million_spans: 31.0,
             sim_hours: 24.0,
+            loaded: None,
         }
     }
 }
@@ -131,15 +149,57 @@ pub fn semantics(version: (u32, u32, u32), invert: Option<InvertMode>) -> Semant
 }
 
 impl TailSamplingParams {
-    /// Parses and validates a parameter table.
-    pub fn from_table(t: &toml::Table) -> Result<TailSamplingParams, ParamsError> {
-        let p: TailSamplingParams = params::parse(t)?;
-        p.validate()?;
-        Ok(p)
+    /// Reads and parses the collector config (once per point: the room's `prepare`).
+    pub(crate) fn load(&mut self) -> Result<(), ParamsError> {
+        let text = self.config_text()?;
+        let cfg = config::parse(&text).map_err(|e| ParamsError::Invalid {
+            path: if self.config_yaml.is_some() {
+                "config_yaml".into()
+            } else {
+                "config".into()
+            },
+            message: format!(
+                "{}: {e}",
+                if self.config_yaml.is_some() {
+                    "inline config"
+                } else {
+                    self.config.as_str()
+                }
+            ),
+        })?;
+        let version = parse_version(&self.collector_version).ok_or_else(|| {
+            ParamsError::out_of_range(
+                "collector_version",
+                &self.collector_version,
+                "a version like 0.150.0",
+            )
+        })?;
+        self.loaded = Some(Loaded(Arc::new((
+            cfg,
+            semantics(version, self.invert_mode),
+        ))));
+        Ok(())
     }
 
+    /// The YAML text of the collector config.
+    pub fn config_text(&self) -> Result<String, ParamsError> {
+        match &self.config_yaml {
+            Some(y) => Ok(y.clone()),
+            None if self.config == BUILTIN_ARTICLE => Ok(ARTICLE_YAML.to_string()),
+            None => std::fs::read_to_string(&self.config).map_err(|e| ParamsError::Invalid {
+                path: "config".into(),
+                message: format!(
+                    "cannot read `{}`: {e} (paths are relative to the directory lab runs in)",
+                    self.config
+                ),
+            }),
+        }
+    }
+}
+
+impl Validate for TailSamplingParams {
     /// Range checks.
-    pub fn validate(&self) -> Result<(), ParamsError> {
+    fn validate(&self) -> Result<(), ParamsError> {
         if parse_version(&self.collector_version).is_none() {
             return Err(ParamsError::out_of_range(
                 "collector_version",
@@ -229,20 +289,5 @@ impl TailSamplingParams {
             ));
         }
         Ok(())
-    }
-
-    /// The YAML text of the collector config.
-    pub fn config_text(&self) -> Result<String, ParamsError> {
-        match &self.config_yaml {
-            Some(y) => Ok(y.clone()),
-            None if self.config == BUILTIN_ARTICLE => Ok(ARTICLE_YAML.to_string()),
-            None => std::fs::read_to_string(&self.config).map_err(|e| ParamsError::Invalid {
-                path: "config".into(),
-                message: format!(
-                    "cannot read `{}`: {e} (paths are relative to the directory lab runs in)",
-                    self.config
-                ),
-            }),
-        }
     }
 }

@@ -8,7 +8,7 @@ use regex::Regex;
 
 /// A single policy's outcome (upstream `samplingpolicy.Decision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     Sampled,
     NotSampled,
     /// Legacy invert: no match.
@@ -32,7 +32,7 @@ pub enum InvertMode {
 /// Span status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum StatusCode {
+pub(crate) enum StatusCode {
     Unset,
     Ok,
     Error,
@@ -40,7 +40,7 @@ pub enum StatusCode {
 
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AttrValue {
+pub(crate) enum AttrValue {
     Str(String),
     Int(i64),
     Double(f64),
@@ -49,7 +49,7 @@ pub enum AttrValue {
 
 impl AttrValue {
     /// pcommon `Value.Str()`: the string, or "" for any other type.
-    pub fn str(&self) -> &str {
+    pub(crate) fn str(&self) -> &str {
         match self {
             AttrValue::Str(s) => s,
             _ => "",
@@ -57,7 +57,7 @@ impl AttrValue {
     }
 
     /// pcommon `Value.Int()`: the integer, or 0 for any other type.
-    pub fn int(&self) -> i64 {
+    pub(crate) fn int(&self) -> i64 {
         match self {
             AttrValue::Int(i) => *i,
             _ => 0,
@@ -65,13 +65,13 @@ impl AttrValue {
     }
 
     /// pcommon `Value.Bool()`: the boolean, or false for any other type.
-    pub fn boolean(&self) -> bool {
+    pub(crate) fn boolean(&self) -> bool {
         matches!(self, AttrValue::Bool(true))
     }
 }
 
 /// How a policy sees a trace: only what has arrived by decision time.
-pub trait TraceView {
+pub(crate) trait TraceView {
     /// The 16 trace-id bytes in wire order.
     fn trace_id(&self) -> [u8; 16];
     /// Whether any resource (first) or span attribute `key` satisfies `hit`, which is told
@@ -86,14 +86,14 @@ pub trait TraceView {
 
 /// A compiled policy.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub name: String,
     pub kind: PolicyKind,
 }
 
 /// Policy types.
 #[derive(Debug, Clone)]
-pub enum PolicyKind {
+pub(crate) enum PolicyKind {
     AlwaysSample,
     StatusCode(Vec<StatusCode>),
     Latency {
@@ -138,7 +138,7 @@ pub struct Semantics {
 }
 
 /// FNV-1a 64 over `salt` then the 16 trace-id bytes.
-pub fn fnv1a64(salt: &[u8], id: &[u8; 16]) -> u64 {
+pub(super) fn fnv1a64(salt: &[u8], id: &[u8; 16]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in salt.iter().chain(id.iter()) {
         h ^= b as u64;
@@ -149,7 +149,7 @@ pub fn fnv1a64(salt: &[u8], id: &[u8; 16]) -> u64 {
 
 /// Upstream's threshold: MaxUint64 × pct/100 in 64-bit-mantissa big.Float, truncated, clamped
 /// to [0, MaxUint64].
-pub fn probabilistic_threshold(percentage: f64) -> u64 {
+pub(super) fn probabilistic_threshold(percentage: f64) -> u64 {
     let ratio = percentage / 100.0;
     // NaN and non-positive ratios sample nothing.
     if ratio.is_nan() || ratio <= 0.0 {
@@ -187,7 +187,7 @@ pub fn probabilistic_threshold(percentage: f64) -> u64 {
 
 impl Policy {
     /// Evaluates this policy on `t`.
-    pub fn evaluate(&self, t: &dyn TraceView, sem: &Semantics) -> Decision {
+    pub(crate) fn evaluate(&self, t: &dyn TraceView, sem: &Semantics) -> Decision {
         let inverted = |hit: bool, invert: bool| -> Decision {
             match (invert, sem.invert, hit) {
                 (false, _, true) => Decision::Sampled,
@@ -333,7 +333,7 @@ impl Policy {
 
 /// The processor's final decision with the policies that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Final {
+pub(super) struct Final {
     pub sampled: bool,
     /// `sampled`, `not_sampled` or `dropped`.
     pub decision: &'static str,
@@ -343,7 +343,7 @@ pub struct Final {
 
 /// Evaluates `policies` (drop policies first) and combines them with upstream's precedence:
 /// Dropped > InvertNotSampled > Sampled > InvertSampled (only if no NotSampled) > NotSampled.
-pub fn decide(
+pub(super) fn decide(
     policies: &[Policy],
     t: &dyn TraceView,
     sem: &Semantics,

@@ -271,13 +271,15 @@ fn run_day(extra: &str, hours: f64) -> std::collections::BTreeMap<String, f64> {
     )
     .parse()
     .unwrap();
-    TailSampling.check(&t).expect("valid");
+    crate::room::testing::check::<TailSampling>(&t).expect("valid");
     let ctx = RunContext {
         streams: RngStreams::new(5, 0, 0),
         point: 0,
         replication: 0,
     };
-    TailSampling.run(&t, &ctx).unwrap().metrics
+    crate::room::testing::run_once::<TailSampling>(&t, &ctx)
+        .unwrap()
+        .metrics
 }
 
 #[test]

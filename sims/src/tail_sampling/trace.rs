@@ -19,15 +19,16 @@ use super::policy::{AttrValue, StatusCode, TraceView};
 /// One span.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JsonSpan {
+pub(super) struct JsonSpan {
     pub start_ns: u64,
     pub end_ns: u64,
     #[serde(default = "unset")]
     pub status: StatusCode,
     #[serde(default)]
     pub attributes: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    pub name: String,
+    /// Accepted (exports carry it) but no policy reads a span's name.
+    #[serde(default, rename = "name")]
+    _name: String,
 }
 
 fn unset() -> StatusCode {
@@ -37,7 +38,7 @@ fn unset() -> StatusCode {
 /// One trace.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JsonTrace {
+pub(super) struct JsonTrace {
     pub trace_id_hex: String,
     #[serde(default)]
     pub resource_attributes: BTreeMap<String, serde_json::Value>,
@@ -45,11 +46,11 @@ pub struct JsonTrace {
 }
 
 /// Attributes as (key, value) pairs in their original order.
-pub type Attrs = Vec<(String, AttrValue)>;
+pub(super) type Attrs = Vec<(String, AttrValue)>;
 
 /// A parsed trace ready for policies: spans as (start ns, end ns, status, attributes).
 #[derive(Debug, Clone)]
-pub struct Trace {
+pub(super) struct Trace {
     pub id: [u8; 16],
     pub resource: Attrs,
     pub spans: Vec<(u64, u64, StatusCode, Attrs)>,
@@ -69,7 +70,7 @@ fn attr(v: &serde_json::Value) -> Option<AttrValue> {
 
 impl Trace {
     /// Parses one JSONL line.
-    pub fn from_json_line(line: &str) -> Result<Trace, String> {
+    pub(super) fn from_json_line(line: &str) -> Result<Trace, String> {
         let t: JsonTrace = serde_json::from_str(line).map_err(|e| e.to_string())?;
         let hex = t.trace_id_hex.trim();
         if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -1,4 +1,5 @@
-//! Simulated time as integer nanoseconds.
+//! Simulated time as integer nanoseconds, below both the engine (`des`) and the statistics
+//! (`stats`), which both speak it.
 //!
 //! Summed `f64` seconds lose resolution over long runs and create spurious ties; `u64`
 //! nanoseconds stay exact for about 584 years, so a simulated month is no risk.

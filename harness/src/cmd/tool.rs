@@ -1,0 +1,99 @@
+//! `lab <tool> <command>`: a room's tools, declared by the room ([`sims::tool`]) and turned
+//! here into clap subcommands. Clap checks each flag's type (a number, a count, one of the
+//! choices), requirements and conflicts; the room's command then gets the values and writes its
+//! answer to stdout.
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use sims::tool::{ArgValue, Tool, ToolArgs, ToolError};
+
+use crate::error::{LabError, exit_code};
+
+/// The clap subcommand for a tool.
+pub fn command(tool: &'static Tool) -> Command {
+    let mut cmd = Command::new(tool.name)
+        .about(tool.about)
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    for c in tool.commands {
+        let mut sub = Command::new(c.name).about(c.about);
+        if !c.long_about.is_empty() {
+            sub = sub.long_about(c.long_about);
+        }
+        for a in c.args {
+            let mut arg = Arg::new(a.name)
+                .long(a.name)
+                .help(a.help)
+                .action(ArgAction::Set)
+                .required(a.required);
+            arg = match a.value {
+                ArgValue::Number => arg
+                    .value_name("X")
+                    .allow_negative_numbers(true)
+                    .value_parser(clap::value_parser!(f64)),
+                ArgValue::Count => arg.value_name("N").value_parser(clap::value_parser!(u32)),
+                ArgValue::Text => arg.value_name("TEXT"),
+                ArgValue::Path => arg
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(std::path::PathBuf)),
+                ArgValue::Choice(choices) => arg
+                    .value_name(a.name.to_uppercase().replace('-', "_"))
+                    .value_parser(clap::builder::PossibleValuesParser::new(
+                        choices.iter().map(|c| {
+                            clap::builder::PossibleValue::new(c.name)
+                                .help(c.help)
+                                .aliases(c.aliases.iter().copied())
+                        }),
+                    )),
+            };
+            if let Some(d) = a.default {
+                arg = arg.default_value(d);
+            }
+            if let Some(other) = a.required_unless {
+                arg = arg.required_unless_present(other);
+            }
+            if let Some(other) = a.conflicts_with {
+                arg = arg.conflicts_with(other);
+            }
+            sub = sub.arg(arg);
+        }
+        cmd = cmd.subcommand(sub);
+    }
+    cmd
+}
+
+/// Runs the tool named `name` if one is registered: `None` when no tool has that name.
+pub fn run(name: &str, matches: &ArgMatches) -> Option<Result<u8, LabError>> {
+    let (_, tool) = sims::registry::tools().find(|(_, t)| t.name == name)?;
+    Some(run_tool(tool, matches))
+}
+
+fn run_tool(tool: &Tool, matches: &ArgMatches) -> Result<u8, LabError> {
+    let (sub, m) = matches
+        .subcommand()
+        .ok_or_else(|| LabError::bad(format!("lab {}: name a command", tool.name)))?;
+    let command = tool
+        .commands
+        .iter()
+        .find(|c| c.name == sub)
+        .ok_or_else(|| LabError::internal(format!("lab {}: no command `{sub}`", tool.name)))?;
+    let mut args = ToolArgs::new();
+    for a in command.args {
+        // Every value is passed on as typed; its type was checked by the parser above.
+        if let Some(raw) = m.get_raw(a.name).and_then(|mut v| v.next()) {
+            args.insert(a.name, raw.to_string_lossy());
+        }
+    }
+    let mut out = Vec::new();
+    match (command.run)(&args, &mut out) {
+        Ok(()) => {
+            super::write_stdout(&String::from_utf8_lossy(&out));
+            Ok(exit_code::OK)
+        }
+        Err(ToolError::BadInput(msg)) => Err(LabError::bad(msg)),
+        Err(ToolError::Io(e)) => Err(LabError::internal(format!(
+            "lab {} {}: {e}",
+            tool.name, command.name
+        ))),
+        Err(e) => Err(LabError::internal(e.to_string())),
+    }
+}

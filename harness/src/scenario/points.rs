@@ -1,0 +1,169 @@
+//! Points: `[[points]]` × `[sweep]` expanded, each point's parameters taken from their sources
+//! in order (`[params]`, the point's `params`, the sweep, `[quick.params]`, `--set`) and
+//! prepared by the room once, for all its replications.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use sims::simulation::{PreparedParams, Simulation};
+use toml_edit::Document;
+
+use super::diagnostics::{Problems, locate_params_error};
+use super::file::ScenarioFile;
+use super::options::LoadOptions;
+use super::values::{set_path, short, values_equal};
+
+/// One point of the plan.
+#[derive(Debug, Clone)]
+pub struct PlannedPoint {
+    /// Its index in the plan (and in `summary.json`).
+    pub index: usize,
+    /// `name (axis=value, ...)` for points from `[[points]]`.
+    pub label: Option<String>,
+    /// The `[[points]]` name it came from (claims select it with `point = "name"`).
+    pub name: Option<String>,
+    /// The parameters as the room prepared them: typed, validated, defaults filled in.
+    pub prepared: PreparedParams,
+    /// The `[[points]]` entry it came from.
+    spec: Option<usize>,
+}
+
+impl PlannedPoint {
+    /// Every parameter, defaults filled in.
+    pub fn params(&self) -> &toml::Table {
+        self.prepared.table()
+    }
+
+    /// The params that distinguish this point, for short labels (`arrival_rate=0.9, servers=8`).
+    pub fn describe(&self, all: &[PlannedPoint]) -> String {
+        if let Some(l) = &self.label {
+            return l.clone();
+        }
+        let varying: Vec<String> = self
+            .params()
+            .iter()
+            .filter(|(k, v)| {
+                all.iter()
+                    .any(|o| o.params().get(*k).is_none_or(|w| !values_equal(v, w)))
+            })
+            .map(|(k, v)| format!("{k}={}", short(v)))
+            .collect();
+        if varying.is_empty() {
+            format!("point {}", self.index)
+        } else {
+            varying.join(", ")
+        }
+    }
+
+    /// Which `[[points]]` entry produced this point.
+    pub fn spec(&self) -> Option<usize> {
+        self.spec
+    }
+}
+
+/// Expands `[[points]]` × `[sweep]` and lets the room prepare every point's parameters.
+/// Problems go to `pr`, one report per distinct problem (not one per sweep point).
+pub(super) fn expand(
+    sf: &ScenarioFile,
+    sim: &dyn Simulation,
+    opts: &LoadOptions,
+    file: &Path,
+    doc: Option<&Document<String>>,
+    pr: &mut Problems<'_>,
+) -> Vec<PlannedPoint> {
+    let specs: Vec<Option<usize>> = if sf.points.is_empty() {
+        vec![None]
+    } else {
+        (0..sf.points.len()).map(Some).collect()
+    };
+    let global_axes: Vec<(Option<usize>, &String, &Vec<toml::Value>)> = sf
+        .sweep
+        .iter()
+        .filter_map(|(k, v)| v.as_array().map(|a| (None, k, a)))
+        .collect();
+    let mut points = Vec::new();
+    let mut reported = BTreeSet::new();
+    for spec in &specs {
+        let mut axes = global_axes.clone();
+        if let Some(i) = spec {
+            axes.extend(
+                sf.points[*i]
+                    .sweep
+                    .iter()
+                    .filter_map(|(k, v)| v.as_array().map(|a| (Some(*i), k, a))),
+            );
+        }
+        let combos = cartesian(&axes.iter().map(|(_, _, a)| a.len()).collect::<Vec<_>>());
+        for combo in &combos {
+            let mut params = sf.params.clone();
+            let mut name = None;
+            if let Some(i) = spec {
+                let ps = &sf.points[*i];
+                name = ps.name.clone();
+                for (k, v) in &ps.params {
+                    set_path(&mut params, k, v.clone());
+                }
+            }
+            let mut sweep_keys = Vec::new();
+            let mut swept = Vec::new();
+            for ((origin, k, values), &j) in axes.iter().zip(combo) {
+                set_path(&mut params, k, values[j].clone());
+                sweep_keys.push((*origin, (*k).clone()));
+                swept.push(format!("{k}={}", short(&values[j])));
+            }
+            let label = name.as_ref().map(|n| {
+                if swept.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{n} ({})", swept.join(", "))
+                }
+            });
+            if opts.quick {
+                for (k, v) in &sf.quick.params {
+                    set_path(&mut params, k, v.clone());
+                }
+            }
+            for o in &opts.overrides {
+                if let Some(path) = o.param() {
+                    set_path(&mut params, path, o.value.clone());
+                }
+            }
+            let index = points.len();
+            match sim.prepare(&params) {
+                Ok(prepared) => points.push(PlannedPoint {
+                    index,
+                    label,
+                    name,
+                    prepared,
+                    spec: *spec,
+                }),
+                Err(e) => {
+                    let d = locate_params_error(&e, file, doc, sf, *spec, &sweep_keys, opts);
+                    // One report per distinct problem, not one per sweep point.
+                    if reported.insert(d.render(None)) {
+                        pr.push(d);
+                    }
+                }
+            }
+        }
+    }
+    points
+}
+
+/// Index tuples of a cartesian product, last axis fastest; one empty tuple for no axes.
+fn cartesian(lens: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for &n in lens {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |j| {
+                    let mut v = prefix.clone();
+                    v.push(j);
+                    v
+                })
+            })
+            .collect();
+    }
+    out
+}
