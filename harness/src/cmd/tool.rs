@@ -25,26 +25,25 @@ pub fn command(tool: &'static Tool) -> Command {
                 .help(a.help)
                 .action(ArgAction::Set)
                 .required(a.required);
-            arg = match a.value {
-                ArgValue::Number => arg
-                    .value_name("X")
-                    .allow_negative_numbers(true)
-                    .value_parser(clap::value_parser!(f64)),
-                ArgValue::Count => arg.value_name("N").value_parser(clap::value_parser!(u32)),
-                ArgValue::Text => arg.value_name("TEXT"),
-                ArgValue::Path => arg
-                    .value_name("FILE")
-                    .value_parser(clap::value_parser!(std::path::PathBuf)),
-                ArgValue::Choice(choices) => arg
-                    .value_name(a.name.to_uppercase().replace('-', "_"))
-                    .value_parser(clap::builder::PossibleValuesParser::new(
-                        choices.iter().map(|c| {
+            arg =
+                match a.value {
+                    ArgValue::Number => arg
+                        .value_name("X")
+                        .allow_negative_numbers(true)
+                        .value_parser(clap::value_parser!(f64)),
+                    ArgValue::Count => arg.value_name("N").value_parser(clap::value_parser!(u32)),
+                    ArgValue::Text => arg.value_name("TEXT"),
+                    ArgValue::Path => arg
+                        .value_name("FILE")
+                        .value_parser(clap::value_parser!(std::path::PathBuf)),
+                    ArgValue::Choice(choices) => arg.value_name("CHOICE").value_parser(
+                        clap::builder::PossibleValuesParser::new(choices.iter().map(|c| {
                             clap::builder::PossibleValue::new(c.name)
                                 .help(c.help)
                                 .aliases(c.aliases.iter().copied())
-                        }),
-                    )),
-            };
+                        })),
+                    ),
+                };
             if let Some(d) = a.default {
                 arg = arg.default_value(d);
             }
