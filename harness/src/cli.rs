@@ -1,17 +1,10 @@
 //! The `lab` command line: one variant per verb, each flag's doc comment is its help. The rooms'
-//! own tools (`lab <tool> <command>`) are added to it from the registry ([`with_tools`]).
+//! own tools (`lab <tool> <command>`) are added to it from the registry
+//! ([`crate::cmd::tool::command_line`]).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-/// The command line with every room's tools added as subcommands.
-pub fn with_tools() -> clap::Command {
-    use clap::CommandFactory as _;
-    sims::registry::tools().fold(Cli::command(), |cmd, (_, tool)| {
-        cmd.subcommand(crate::cmd::tool::command(tool))
-    })
-}
 
 /// claimlab: reproduce engineering claims with simulations, calibrated on real hardware.
 #[derive(Debug, Parser)]

@@ -2,13 +2,69 @@
 //! where its value comes from, [`MetricSource`] (the model, or a real kernel's measurement).
 //!
 //! The scenario file and `summary.json` carry an expectation in its wire form,
-//! [`Expected`](crate::summary::Expected) (`{ approx = 9, rel_tol = 0.1 }`, `{ lt = 0.2 }`, ...);
+//! [`Expected`] (`{ approx = 9, rel_tol = 0.1 }`, `{ lt = 0.2 }`, ...);
 //! [`Expectation::from_wire`] checks that shape once, when the plan is built, and everything
 //! after works on the enum.
 
 use std::fmt;
 
-use crate::summary::{Expected, fmt_num};
+use serde::{Deserialize, Serialize};
+
+use crate::format::fmt_num;
+
+/// What the article claims a metric should be, in its wire form: a scenario's `expect` and
+/// `summary.json`'s `expected` (the contract keeps this shape).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approx: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel_tol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abs_tol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<[f64; 2]>,
+    /// A real kernel's measurement (`real.NAME`) the model must reproduce, within `rel_tol`
+    /// or `abs_tol`: the model validated against the real run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
+}
+
+impl Expected {
+    /// The typed expectation this wire form stands for (`None` for a malformed one, which
+    /// `lab run` never writes).
+    pub fn typed(&self) -> Option<Expectation> {
+        Expectation::from_wire(self).ok()
+    }
+
+    /// The accepted range `[lo, hi]` (open ends are infinite).
+    pub fn range(&self) -> (f64, f64) {
+        self.typed()
+            .map(|e| e.range())
+            .unwrap_or((f64::NEG_INFINITY, f64::INFINITY))
+    }
+
+    /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`. A judged `matches` shows the
+    /// measured value with the measurement's name.
+    pub fn describe(&self) -> String {
+        match (self.approx, &self.matches) {
+            (Some(v), Some(m)) => Tolerance {
+                rel: self.rel_tol,
+                abs: self.abs_tol,
+            }
+            .describe(&format!("{} ({m})", fmt_num(v))),
+            _ => self
+                .typed()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "anything".to_string()),
+        }
+    }
+}
 
 /// The tolerance of an `approx` or `matches` expectation: the wider of the two when both are
 /// given.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod expectation;
+pub mod format;
 pub mod output;
 pub mod provenance;
 pub mod real;

@@ -9,7 +9,7 @@ use harness::cmd;
 use harness::error::{LabError, exit_code};
 
 fn main() -> ExitCode {
-    let matches = match harness::cli::with_tools().try_get_matches() {
+    let matches = match cmd::tool::command_line().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
             // Help and version are successes; every other parse problem is bad input (1),

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::expectation::Expected;
+pub use crate::format::fmt_num;
+
 /// Version of the `summary.json` layout.
 pub const SCHEMA: u32 = 1;
 
@@ -81,59 +84,6 @@ pub struct MetricEstimate {
     pub std: f64,
     pub n: u32,
     pub unit: String,
-}
-
-/// What the article claims a metric should be.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Expected {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approx: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rel_tol: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abs_tol: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lt: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gt: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub between: Option<[f64; 2]>,
-    /// A real kernel's measurement (`real.NAME`) the model must reproduce, within `rel_tol`
-    /// or `abs_tol`: the model validated against the real run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matches: Option<String>,
-}
-
-impl Expected {
-    /// The typed expectation this wire form stands for (`None` for a malformed one, which
-    /// `lab run` never writes).
-    pub fn typed(&self) -> Option<crate::expectation::Expectation> {
-        crate::expectation::Expectation::from_wire(self).ok()
-    }
-
-    /// The accepted range `[lo, hi]` (open ends are infinite).
-    pub fn range(&self) -> (f64, f64) {
-        self.typed()
-            .map(|e| e.range())
-            .unwrap_or((f64::NEG_INFINITY, f64::INFINITY))
-    }
-
-    /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`. A judged `matches` shows the
-    /// measured value with the measurement's name.
-    pub fn describe(&self) -> String {
-        match (self.approx, &self.matches) {
-            (Some(v), Some(m)) => crate::expectation::Tolerance {
-                rel: self.rel_tol,
-                abs: self.abs_tol,
-            }
-            .describe(&format!("{} ({m})", fmt_num(v))),
-            _ => self
-                .typed()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "anything".to_string()),
-        }
-    }
 }
 
 /// A claim's outcome.
@@ -282,27 +232,6 @@ pub struct ResultRow {
     pub metric: String,
     pub value: f64,
     pub unit: String,
-}
-
-/// Formats a number for people: up to 4 significant digits, no trailing zeros.
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let a = v.abs();
-    if !(1e-3..1e7).contains(&a) {
-        return format!("{v:.3e}");
-    }
-    let digits = (4 - 1 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 impl Summary {

@@ -8,6 +8,14 @@ use sims::tool::{ArgValue, Tool, ToolArgs, ToolError};
 
 use crate::error::{LabError, exit_code};
 
+/// The whole command line: the lab's verbs with every room's tools added as subcommands.
+pub fn command_line() -> Command {
+    use clap::CommandFactory as _;
+    sims::registry::tools().fold(crate::cli::Cli::command(), |cmd, (_, tool)| {
+        cmd.subcommand(command(tool))
+    })
+}
+
 /// The clap subcommand for a tool.
 pub fn command(tool: &'static Tool) -> Command {
     let mut cmd = Command::new(tool.name)
