@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about, long_about = None)]
 pub struct Cli {
+    /// The verb.
     #[command(subcommand)]
     pub command: Command,
 }

@@ -17,16 +17,22 @@ use crate::format::fmt_num;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
+    /// Near this value (with `rel_tol` or `abs_tol`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approx: Option<f64>,
+    /// Relative tolerance of `approx` / `matches` (`0.1` is ±10%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rel_tol: Option<f64>,
+    /// Absolute tolerance of `approx` / `matches`, in the metric's unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abs_tol: Option<f64>,
+    /// Strictly below this value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lt: Option<f64>,
+    /// Strictly above this value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gt: Option<f64>,
+    /// Within `[low, high]`, ends included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub between: Option<[f64; 2]>,
     /// A real kernel's measurement (`real.NAME`) the model must reproduce, within `rel_tol`

@@ -4,6 +4,8 @@
 //! Dependencies point one way: `harness` uses `sims`, never the reverse. Heavy output crates
 //! (plotters, parquet) live only here so the models' tests compile fast.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod cli;
 pub mod cmd;

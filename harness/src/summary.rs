@@ -17,11 +17,17 @@ pub const SCHEMA: u32 = 1;
 /// One scenario's results: what was run, on what, and what came out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
+    /// The layout's version, [`SCHEMA`].
     pub schema: u32,
+    /// Which scenario ran.
     pub scenario: ScenarioInfo,
+    /// Where, when and how.
     pub provenance: Provenance,
+    /// Every point run (a shard's only), with its metrics' estimates.
     pub points: Vec<PointResult>,
+    /// Every claim at every point it was judged at.
     pub claims: Vec<ClaimResult>,
+    /// The real kernel's outcome, when the scenario has one.
     pub real: Vec<RealResult>,
     /// The scenario's `[[charts]]`, so `lab report` can redraw them from this file alone.
     #[serde(default)]
@@ -31,12 +37,16 @@ pub struct Summary {
 /// Which scenario ran.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScenarioInfo {
+    /// The scenario's id.
     pub id: String,
+    /// The room (`sim`).
     pub sim: String,
     /// SHA-256 of the scenario file's bytes, hex.
     pub file_sha256: String,
+    /// The scenario's title.
     #[serde(default)]
     pub title: String,
+    /// The source article's file stem.
     #[serde(default)]
     pub article: String,
 }
@@ -44,11 +54,17 @@ pub struct ScenarioInfo {
 /// Where, when and how the results were made.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Provenance {
+    /// The commit the lab was built from (`unknown` outside git).
     pub git_commit: String,
+    /// Whether the working tree had uncommitted changes.
     pub git_dirty: bool,
+    /// The lab's version.
     pub lab_version: String,
+    /// The seed the run used.
     pub seed: u64,
+    /// Replications per point.
     pub replications: u32,
+    /// The machine's host name.
     pub host: String,
     /// UTC, RFC 3339. A timing field: excluded from determinism checks.
     pub started_at: String,
@@ -65,24 +81,29 @@ pub struct Provenance {
 /// One sweep point: its parameters and its metrics across replications.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PointResult {
+    /// The point's index in the plan.
     pub index: usize,
     /// Optional human name from `[[points]]` (`name = "mm1-rho0.9"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// The point's full parameter table (defaults, file, sweep, overrides merged).
     pub params: serde_json::Value,
+    /// Each metric's estimate across replications.
     pub metrics: BTreeMap<String, MetricEstimate>,
 }
 
 /// A metric's estimate across replications.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MetricEstimate {
+    /// Mean across replications.
     pub mean: f64,
     /// Student-t 95% confidence interval of the mean, `[lo, hi]`.
     pub ci95: [f64; 2],
     /// Sample standard deviation across replications.
     pub std: f64,
+    /// Replications behind the estimate.
     pub n: u32,
+    /// The metric's base unit.
     pub unit: String,
 }
 
@@ -101,6 +122,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict as `summary.json` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Holds => "holds",
@@ -114,16 +136,22 @@ impl Verdict {
 /// One claim at one point.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ClaimResult {
+    /// The claim's id.
     pub id: String,
+    /// The article's sentence.
     pub text: String,
+    /// The metric judged (`real.NAME` for a measurement).
     pub metric: String,
     /// The `index` of the point it was judged at (not a position in `points`, which a shard
     /// may leave incomplete).
     pub point: usize,
+    /// The expectation as judged.
     pub expected: Expected,
     /// The model's estimate, absent when not run.
     pub measured: Option<MetricEstimate>,
+    /// holds, fails, inconclusive or not_run.
     pub verdict: Verdict,
+    /// Why, in words.
     pub reason: String,
     /// The scenario author's explanation of the mechanism behind the verdict (`note` in
     /// `[[claims]]`): why the article's number does or does not come out.
@@ -141,12 +169,15 @@ impl ClaimResult {
 /// A real kernel's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RealResult {
+    /// The kernel's name.
     pub kernel: String,
     /// `ok` or `not_run`.
     pub status: String,
+    /// Why it did not run (empty when it ran).
     pub reason: String,
     /// Measured values (the mean where the kernel repeated a measurement).
     pub metrics: BTreeMap<String, f64>,
+    /// Each measurement's unit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub units: BTreeMap<String, String>,
     /// 95% intervals of repeated measurements.
@@ -178,19 +209,27 @@ pub struct RealResult {
 /// A measured curve of a real kernel.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RealSeriesJson {
+    /// File-name safe id.
     pub id: String,
+    /// The chart's title.
     pub title: String,
+    /// The x axis's label.
     pub x_label: String,
+    /// The y axis's label.
     pub y_label: String,
+    /// A logarithmic y axis.
     #[serde(default)]
     pub log_y: bool,
+    /// The measured lines.
     pub lines: Vec<SeriesLine>,
 }
 
 /// One line of a measured curve: `[x, y]` pairs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SeriesLine {
+    /// The line's legend entry.
     pub name: String,
+    /// Its `[x, y]` points.
     pub points: Vec<[f64; 2]>,
 }
 
@@ -198,6 +237,7 @@ pub struct SeriesLine {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ChartSpec {
+    /// The chart's title.
     pub title: String,
     /// The parameter on the x axis (a dotted path into the point's params, e.g. `service.mean`).
     pub x: String,
@@ -215,10 +255,13 @@ pub struct ChartSpec {
     /// Axis labels; defaults are the parameter name and the metrics with their unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_label: Option<String>,
+    /// The y axis's label (default: the metrics with their units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_label: Option<String>,
+    /// A logarithmic x axis.
     #[serde(default)]
     pub log_x: bool,
+    /// A logarithmic y axis.
     #[serde(default)]
     pub log_y: bool,
 }
@@ -226,11 +269,17 @@ pub struct ChartSpec {
 /// One row of `results.csv` / `results.parquet`: one metric of one replication at one point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultRow {
+    /// The point's index.
     pub point: usize,
+    /// The replication's index.
     pub replication: u32,
+    /// A key of the replication's random streams.
     pub seed: u64,
+    /// The metric's name.
     pub metric: String,
+    /// Its value in the base unit.
     pub value: f64,
+    /// The base unit.
     pub unit: String,
 }
 

@@ -11,12 +11,19 @@ use crate::error::{LabError, exit_code};
 /// Everything detected.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hardware {
+    /// The CPU's model name (`/proc/cpuinfo`).
     pub cpu_model: String,
+    /// Logical CPUs this process may use.
     pub logical_cpus: usize,
+    /// Total memory, GiB.
     pub memory_gib: f64,
+    /// GPU adapters (nvidia-smi, else DRM cards).
     pub gpus: Vec<String>,
+    /// Thermal zones with a temperature.
     pub thermal_zones: Vec<ThermalZone>,
+    /// cpu0's frequency scaling, if exposed.
     pub cpufreq: Option<CpuFreq>,
+    /// PostgreSQL server binaries found, with their versions.
     pub postgresql: Vec<String>,
     /// Real kernels: name → (simulation, whether it can run here or why not).
     pub kernels: Vec<KernelStatus>,
@@ -25,8 +32,11 @@ pub struct Hardware {
 /// A real kernel as `lab hw` sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelStatus {
+    /// The kernel's name.
     pub kernel: String,
+    /// The room it belongs to.
     pub sim: String,
+    /// Whether it can run here.
     pub available: bool,
     /// What it would use, or why it cannot run.
     pub detail: String,
@@ -35,15 +45,20 @@ pub struct KernelStatus {
 /// A `/sys/class/thermal` zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThermalZone {
+    /// The zone's type (`x86_pkg_temp`, `acpitz`).
     pub name: String,
+    /// Its temperature now, °C.
     pub celsius: f64,
 }
 
 /// cpu0's frequency scaling.
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuFreq {
+    /// The scaling governor (`performance`, `schedutil`).
     pub governor: String,
+    /// The current frequency, MHz.
     pub cur_mhz: f64,
+    /// The highest frequency, MHz.
     pub max_mhz: f64,
 }
 

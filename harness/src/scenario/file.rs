@@ -9,6 +9,7 @@ use crate::summary::{ChartSpec, Expected};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// `[scenario]`: what it is and how it runs.
     pub scenario: Header,
     /// The sim's parameters (checked by the room, not here).
     #[serde(default)]
@@ -19,8 +20,10 @@ pub struct ScenarioFile {
     /// Explicit points (each replaces whole top-level params); the sweep runs within each.
     #[serde(default)]
     pub points: Vec<PointSpec>,
+    /// The article's claims.
     #[serde(default)]
     pub claims: Vec<ClaimSpec>,
+    /// Charts of the model's metrics over a parameter.
     #[serde(default)]
     pub charts: Vec<ChartSpec>,
     /// What `--quick` changes.
@@ -37,6 +40,7 @@ pub struct ScenarioFile {
 pub struct Header {
     /// Unique, kebab-case.
     pub id: String,
+    /// Shown in reports.
     #[serde(default)]
     pub title: String,
     /// File stem of the source article.
@@ -44,14 +48,17 @@ pub struct Header {
     pub article: String,
     /// The registered simulation.
     pub sim: String,
+    /// The seed every random stream derives from (default 42).
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Replications per point (default 10).
     #[serde(default = "default_replications")]
     pub replications: u32,
     /// Sweep points share random streams (common random numbers), which makes differences
     /// between points less noisy. Default true.
     #[serde(default = "default_true")]
     pub common_random_numbers: bool,
+    /// Free text about the scenario.
     #[serde(default)]
     pub description: String,
 }
@@ -73,6 +80,7 @@ pub struct PointSpec {
     /// A name claims can select with `where = { point = "..." }`.
     #[serde(default)]
     pub name: Option<String>,
+    /// Parameter values of this point: dotted paths replacing `[params]` values.
     #[serde(default)]
     pub params: toml::Table,
     /// A cartesian grid within this point only (after the global `[sweep]`).
@@ -84,12 +92,16 @@ pub struct PointSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
+    /// Unique within the scenario, kebab-case.
     pub id: String,
+    /// The article's sentence, as written.
     pub text: String,
+    /// A metric the room emits, or `real.NAME` for a real kernel's measurement.
     pub metric: String,
     /// Which points: parameter values to match, or `point = "name"`. Empty: every point.
     #[serde(default, rename = "where")]
     pub filter: toml::Table,
+    /// What the claim expects of the metric.
     pub expect: Expected,
     /// Why the mechanism gives what it gives (shown beside the verdict).
     #[serde(default)]

@@ -10,7 +10,9 @@ use toml_edit::{Document, Item, Table, Value};
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
+    /// A table key.
     Key(String),
+    /// An array index.
     Index(usize),
 }
 
