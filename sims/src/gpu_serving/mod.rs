@@ -31,6 +31,8 @@
 //! dataset's time-slicing experiment: `replicas` tenants with `tenant_duty` busy share each).
 //! The cost model sizes the cluster from the measured capacity.
 
+mod choices;
+mod class;
 mod cluster;
 mod cost;
 mod engine;
