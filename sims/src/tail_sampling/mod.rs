@@ -17,11 +17,15 @@
 //! Assumptions: one collector; one trace per request; the path attribute lives on the root
 //! (server) span only; children end by 90% of the request; errors are span status ERROR.
 
+mod cache;
+mod collector;
 pub mod config;
+mod counts;
 mod metrics;
 mod model;
 mod params;
 pub mod policy;
+mod routes;
 #[cfg(test)]
 mod tests;
 pub mod trace;
