@@ -2,12 +2,17 @@
 //! `results.parquet`), the reports (`report.md`, `report.html`) and the charts
 //! (`charts/*.png`, `charts/*.svg`). `lab report` calls [`rerender`], which reads back only what
 //! `lab run` wrote.
+//!
+//! Reports are [`Document`]s written by one Markdown and one HTML writer ([`to_markdown`],
+//! [`to_html`]); `lab compare` builds its report the same way.
 
 mod chart;
 mod csv;
+mod doc;
 mod html;
 mod markdown;
 mod parquet;
+mod report;
 
 use std::path::Path;
 
@@ -15,7 +20,9 @@ use crate::summary::{ResultRow, Summary};
 
 pub use chart::render_chart;
 pub use csv::read_rows_csv;
-pub use html::escape_html;
+pub use doc::{Block, Document, Table};
+pub use html::{escape_html, to_html};
+pub use markdown::to_markdown;
 
 /// A problem writing or reading report files. Messages name the file.
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +108,10 @@ fn render_reports(dir: &Path, summary: &Summary) -> Result<(), ReportError> {
             charts.push((series.title.clone(), slug));
         }
     }
-    let md = markdown::report(summary, &charts);
+    let doc = report::build(summary, &charts);
     let md_path = dir.join("report.md");
-    std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
-    let html = html::report(summary, &charts, &charts_dir)?;
+    std::fs::write(&md_path, to_markdown(&doc)).map_err(io_err(&md_path))?;
+    let html = to_html(&doc, &charts_dir)?;
     let html_path = dir.join("report.html");
     std::fs::write(&html_path, html).map_err(io_err(&html_path))?;
     Ok(())
