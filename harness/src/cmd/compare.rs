@@ -8,7 +8,6 @@
 //! Claims whose verdict flipped are listed first.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use sims::simulation::Better;
@@ -16,7 +15,7 @@ use sims::stats::{SampleMoments, welch};
 
 use crate::cli::CompareArgs;
 use crate::error::{LabError, exit_code};
-use crate::output::escape_html;
+use crate::output::{Block, Document, Table, to_html, to_markdown};
 use crate::summary::{MetricEstimate, Summary, Verdict, fmt_num};
 
 /// Significance level of the Welch test.
@@ -262,73 +261,32 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
         flips.len()
     );
 
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# lab compare\n\n- A: `{}`\n- B: `{}`\n\n{summary_line}\n",
-        args.a.display(),
-        args.b.display()
-    );
     let changed: Vec<&Row> = rows.iter().filter(|r| r.call != Call::NoChange).collect();
-    let write_tables = |md: &mut String, rows: &[&Row]| {
-        if !flips.is_empty() {
-            let _ = writeln!(
-                md,
-                "## Verdicts that flipped\n\n| scenario | claim | point | A | B |\n|---|---|---|---|---|"
-            );
-            for f in &flips {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} |",
-                    f.scenario,
-                    f.claim,
-                    f.point,
-                    f.a.as_str(),
-                    f.b.as_str()
-                );
-            }
-            md.push('\n');
-        }
-        if !notes.is_empty() {
-            let _ = writeln!(md, "## Notes\n");
-            for n in &notes {
-                let _ = writeln!(md, "- {n}");
-            }
-            md.push('\n');
-        }
-        let _ = writeln!(
-            md,
-            "## Metrics\n\n| scenario | point | metric | A | B | change [95% CI] | p | call |\n|---|---|---|---|---|---|---|---|"
-        );
-        for r in rows {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} [{}, {}] | {} | {} |",
-                r.scenario,
-                r.point_label.replace('|', "\\|"),
-                r.metric,
-                est(&r.a),
-                est(&r.b),
-                pct(r.rel_change),
-                pct(r.rel_ci.0),
-                pct(r.rel_ci.1),
-                r.p_value,
-                r.call.as_str()
-            );
-        }
-    };
-    let mut stdout_md = md.clone();
-    write_tables(&mut stdout_md, &changed);
     let all: Vec<&Row> = rows.iter().collect();
-    write_tables(&mut md, &all);
-    super::write_stdout(&stdout_md);
+    let report = Report {
+        a: &args.a,
+        b: &args.b,
+        summary_line: &summary_line,
+        flips: &flips,
+        notes: &notes,
+        rows: &all,
+    };
+    // The terminal gets only what changed; the files get every metric.
+    let terminal = Report {
+        rows: &changed,
+        ..report
+    };
+    super::write_stdout(&to_markdown(&terminal.document()));
 
     let out = args.out.clone().unwrap_or_else(|| args.b.clone());
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("compare.md"), &md)?;
-    std::fs::write(out.join("compare.html"), to_html(&md))?;
+    let doc = report.document();
+    std::fs::write(out.join("compare.md"), to_markdown(&doc))?;
+    // No images in a comparison: the charts directory is never read.
+    let html = to_html(&doc, &out).map_err(|e| LabError::internal(e.to_string()))?;
+    std::fs::write(out.join("compare.html"), html)?;
     crate::outln!(
-        "\nwritten: {} and compare.html",
+        "written: {} and compare.html",
         out.join("compare.md").display()
     );
 
@@ -340,69 +298,86 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
     })
 }
 
-/// A minimal Markdown-to-HTML for the compare report: headings, lists, tables, paragraphs;
-/// every piece of text escaped.
-fn to_html(md: &str) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>lab compare</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}td:last-child{font-weight:bold}</style></head><body>\n",
-    );
-    let mut in_table = false;
-    let mut in_list = false;
-    for line in md.lines() {
-        let is_row = line.starts_with('|');
-        if in_table && !is_row {
-            html.push_str("</table>\n");
-            in_table = false;
-        }
-        if in_list && !line.starts_with("- ") {
-            html.push_str("</ul>\n");
-            in_list = false;
-        }
-        if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(html, "<h2>{}</h2>", escape_html(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(html, "<h1>{}</h1>", escape_html(h));
-        } else if let Some(item) = line.strip_prefix("- ") {
-            if !in_list {
-                html.push_str("<ul>\n");
-                in_list = true;
-            }
-            let _ = writeln!(html, "<li>{}</li>", escape_html(item));
-        } else if is_row {
-            if line.starts_with("|---") {
-                continue;
-            }
-            let cells: Vec<&str> = line
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim())
+/// What the comparison report shows; `rows` are all metrics (the files) or the changed ones
+/// (the terminal).
+struct Report<'a> {
+    a: &'a Path,
+    b: &'a Path,
+    summary_line: &'a str,
+    flips: &'a [Flip],
+    notes: &'a [String],
+    rows: &'a [&'a Row],
+}
+
+impl Report<'_> {
+    /// The report as a document: the runs compared, the summary line, flipped verdicts, notes,
+    /// then the metrics.
+    fn document(&self) -> Document {
+        let mut d = Document::new("lab compare");
+        d.push(Block::Bullets(vec![
+            format!("A: `{}`", self.a.display()),
+            format!("B: `{}`", self.b.display()),
+        ]));
+        d.paragraph(self.summary_line);
+        if !self.flips.is_empty() {
+            d.heading(2, "Verdicts that flipped", Some("flips"));
+            let mut t = Table::new(["scenario", "claim", "point", "A", "B"]);
+            t.rows = self
+                .flips
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.scenario.clone(),
+                        f.claim.clone(),
+                        f.point.to_string(),
+                        f.a.as_str().to_string(),
+                        f.b.as_str().to_string(),
+                    ]
+                })
                 .collect();
-            let tag = if in_table { "td" } else { "th" };
-            if !in_table {
-                html.push_str("<table>\n");
-                in_table = true;
-            }
-            html.push_str("<tr>");
-            for c in cells {
-                let _ = write!(
-                    html,
-                    "<{tag}>{}</{tag}>",
-                    escape_html(&c.replace("\\|", "|"))
-                );
-            }
-            html.push_str("</tr>\n");
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(html, "<p>{}</p>", escape_html(line));
+            // B's verdict is the one that now stands.
+            t.verdict_col = Some(4);
+            d.push(Block::Table(t));
         }
+        if !self.notes.is_empty() {
+            d.heading(2, "Notes", Some("notes"));
+            d.push(Block::Bullets(self.notes.to_vec()));
+        }
+        d.heading(2, "Metrics", Some("metrics"));
+        let mut t = Table::new([
+            "scenario",
+            "point",
+            "metric",
+            "A",
+            "B",
+            "change [95% CI]",
+            "p",
+            "call",
+        ]);
+        t.rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.scenario.clone(),
+                    r.point_label.clone(),
+                    r.metric.clone(),
+                    est(&r.a),
+                    est(&r.b),
+                    format!(
+                        "{} [{}, {}]",
+                        pct(r.rel_change),
+                        pct(r.rel_ci.0),
+                        pct(r.rel_ci.1)
+                    ),
+                    r.p_value.to_string(),
+                    r.call.as_str().to_string(),
+                ]
+            })
+            .collect();
+        d.push(Block::Table(t));
+        d
     }
-    if in_table {
-        html.push_str("</table>\n");
-    }
-    if in_list {
-        html.push_str("</ul>\n");
-    }
-    html.push_str("</body></html>\n");
-    html
 }
 
 #[cfg(test)]
@@ -449,8 +424,47 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        let h = to_html("# t\n| a | b |\n|---|---|\n| <x> | y |\n");
-        assert!(h.contains("&lt;x&gt;"));
-        assert!(!h.contains("<x>"));
+        let flips = [Flip {
+            scenario: "<x>".into(),
+            claim: "c & d".into(),
+            point: 0,
+            a: Verdict::Holds,
+            b: Verdict::Fails,
+        }];
+        let row = Row {
+            scenario: "s".into(),
+            point: 0,
+            point_label: "a | <b>".into(),
+            metric: "m".into(),
+            a: e(1.0, 0.1, 5),
+            b: e(2.0, 0.1, 5),
+            rel_change: 1.0,
+            rel_ci: (0.9, 1.1),
+            p_value: 0.001,
+            call: Call::Increased,
+        };
+        let report = Report {
+            a: Path::new("runs/<a>"),
+            b: Path::new("runs/b"),
+            summary_line: "1 metrics compared",
+            flips: &flips,
+            notes: &["scenario `<y>` only in A".to_string()],
+            rows: &[&row],
+        };
+        let doc = report.document();
+        let h = to_html(&doc, Path::new("/nonexistent")).unwrap();
+        for escaped in [
+            "&lt;x&gt;",
+            "c &amp; d",
+            "a | &lt;b&gt;",
+            "runs/&lt;a&gt;",
+            "`&lt;y&gt;`",
+        ] {
+            assert!(h.contains(escaped), "{escaped} in {h}");
+        }
+        assert!(!h.contains("<x>") && !h.contains("<b>") && !h.contains("<y>"));
+        assert!(h.contains("<td class=\"fails\">fails</td>"));
+        let md = to_markdown(&doc);
+        assert!(md.contains("| s | a \\| <b> | m |"), "{md}");
     }
 }
