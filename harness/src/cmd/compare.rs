@@ -8,16 +8,14 @@
 //! Claims whose verdict flipped are listed first.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use sims::simulation::Better;
-use sims::stats::student_t_975;
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use sims::stats::{SampleMoments, welch};
 
 use crate::cli::CompareArgs;
 use crate::error::{LabError, exit_code};
-use crate::output::escape_html;
+use crate::output::{Block, Document, Table, to_html, to_markdown};
 use crate::summary::{MetricEstimate, Summary, Verdict, fmt_num};
 
 /// Significance level of the Welch test.
@@ -28,15 +26,22 @@ const ALPHA: f64 = 0.05;
 pub enum Call {
     /// Fewer than two replications on a side: no variance, no test.
     NotTestable,
+    /// The change is worse, beyond the threshold.
     Regressed,
+    /// The change is better, beyond the threshold.
     Improved,
+    /// Up beyond the threshold (a metric with no better direction).
     Increased,
+    /// Down beyond the threshold (a metric with no better direction).
     Decreased,
+    /// A significant change whose interval reaches inside ±threshold.
     WithinNoise,
+    /// The Welch test does not reject equal means.
     NoChange,
 }
 
 impl Call {
+    /// The call in words.
     pub fn as_str(self) -> &'static str {
         match self {
             Call::Regressed => "regressed",
@@ -53,57 +58,50 @@ impl Call {
 /// One compared metric.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The scenario's id.
     pub scenario: String,
+    /// The point's index.
     pub point: usize,
+    /// The point's label.
     pub point_label: String,
+    /// The metric.
     pub metric: String,
+    /// The estimate in A.
     pub a: MetricEstimate,
+    /// The estimate in B.
     pub b: MetricEstimate,
     /// (B − A) / |A|.
     pub rel_change: f64,
     /// 95% interval of the relative change.
     pub rel_ci: (f64, f64),
+    /// The Welch test's two-sided p-value.
     pub p_value: f64,
+    /// The call.
     pub call: Call,
 }
 
 /// A claim whose verdict differs between A and B.
 #[derive(Debug, Clone)]
 pub struct Flip {
+    /// The scenario's id.
     pub scenario: String,
+    /// The claim's id.
     pub claim: String,
+    /// The point it was judged at.
     pub point: usize,
+    /// The verdict in A.
     pub a: Verdict,
+    /// The verdict in B.
     pub b: Verdict,
 }
 
-/// Welch's two-sample test on replication means: (p-value, B − A, half-width of its 95% CI).
-pub fn welch(a: &MetricEstimate, b: &MetricEstimate) -> (f64, f64, f64) {
-    let diff = b.mean - a.mean;
-    let va = if a.n > 1 {
-        a.std * a.std / a.n as f64
-    } else {
-        0.0
-    };
-    let vb = if b.n > 1 {
-        b.std * b.std / b.n as f64
-    } else {
-        0.0
-    };
-    let se = (va + vb).sqrt();
-    if se == 0.0 || !se.is_finite() {
-        return (if diff == 0.0 { 1.0 } else { 0.0 }, diff, 0.0);
+/// The moments Welch's test needs from an estimate.
+fn moments(e: &MetricEstimate) -> SampleMoments {
+    SampleMoments {
+        mean: e.mean,
+        std: e.std,
+        n: e.n,
     }
-    let dfa = (a.n.max(2) - 1) as f64;
-    let dfb = (b.n.max(2) - 1) as f64;
-    let df = (va + vb).powi(2) / (va * va / dfa + vb * vb / dfb);
-    let df = if df.is_finite() && df > 0.0 { df } else { 1.0 };
-    let t = diff / se;
-    let p = match StudentsT::new(0.0, 1.0, df) {
-        Ok(dist) => 2.0 * (1.0 - dist.cdf(t.abs())),
-        Err(_) => 1.0,
-    };
-    (p.clamp(0.0, 1.0), diff, student_t_975(df) * se)
 }
 
 /// The three-way call for one metric.
@@ -126,7 +124,8 @@ pub fn call(
         };
         return (c, rel, (rel, rel), f64::NAN);
     }
-    let (p, diff, half) = welch(a, b);
+    let w = welch(moments(a), moments(b));
+    let (p, diff, half) = (w.p_value, w.diff, w.ci95_half);
     let base = [a.mean.abs(), b.mean.abs()]
         .into_iter()
         .find(|x| *x > 0.0)
@@ -282,73 +281,32 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
         flips.len()
     );
 
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# lab compare\n\n- A: `{}`\n- B: `{}`\n\n{summary_line}\n",
-        args.a.display(),
-        args.b.display()
-    );
     let changed: Vec<&Row> = rows.iter().filter(|r| r.call != Call::NoChange).collect();
-    let write_tables = |md: &mut String, rows: &[&Row]| {
-        if !flips.is_empty() {
-            let _ = writeln!(
-                md,
-                "## Verdicts that flipped\n\n| scenario | claim | point | A | B |\n|---|---|---|---|---|"
-            );
-            for f in &flips {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} |",
-                    f.scenario,
-                    f.claim,
-                    f.point,
-                    f.a.as_str(),
-                    f.b.as_str()
-                );
-            }
-            md.push('\n');
-        }
-        if !notes.is_empty() {
-            let _ = writeln!(md, "## Notes\n");
-            for n in &notes {
-                let _ = writeln!(md, "- {n}");
-            }
-            md.push('\n');
-        }
-        let _ = writeln!(
-            md,
-            "## Metrics\n\n| scenario | point | metric | A | B | change [95% CI] | p | call |\n|---|---|---|---|---|---|---|---|"
-        );
-        for r in rows {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} [{}, {}] | {} | {} |",
-                r.scenario,
-                r.point_label.replace('|', "\\|"),
-                r.metric,
-                est(&r.a),
-                est(&r.b),
-                pct(r.rel_change),
-                pct(r.rel_ci.0),
-                pct(r.rel_ci.1),
-                r.p_value,
-                r.call.as_str()
-            );
-        }
-    };
-    let mut stdout_md = md.clone();
-    write_tables(&mut stdout_md, &changed);
     let all: Vec<&Row> = rows.iter().collect();
-    write_tables(&mut md, &all);
-    super::write_stdout(&stdout_md);
+    let report = Report {
+        a: &args.a,
+        b: &args.b,
+        summary_line: &summary_line,
+        flips: &flips,
+        notes: &notes,
+        rows: &all,
+    };
+    // The terminal gets only what changed; the files get every metric.
+    let terminal = Report {
+        rows: &changed,
+        ..report
+    };
+    super::write_stdout(&to_markdown(&terminal.document()));
 
     let out = args.out.clone().unwrap_or_else(|| args.b.clone());
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("compare.md"), &md)?;
-    std::fs::write(out.join("compare.html"), to_html(&md))?;
+    let doc = report.document();
+    std::fs::write(out.join("compare.md"), to_markdown(&doc))?;
+    // No images in a comparison: the charts directory is never read.
+    let html = to_html(&doc, &out).map_err(|e| LabError::internal(e.to_string()))?;
+    std::fs::write(out.join("compare.html"), html)?;
     crate::outln!(
-        "\nwritten: {} and compare.html",
+        "written: {} and compare.html",
         out.join("compare.md").display()
     );
 
@@ -360,73 +318,92 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
     })
 }
 
-/// A minimal Markdown-to-HTML for the compare report: headings, lists, tables, paragraphs;
-/// every piece of text escaped.
-fn to_html(md: &str) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>lab compare</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}td:last-child{font-weight:bold}</style></head><body>\n",
-    );
-    let mut in_table = false;
-    let mut in_list = false;
-    for line in md.lines() {
-        let is_row = line.starts_with('|');
-        if in_table && !is_row {
-            html.push_str("</table>\n");
-            in_table = false;
-        }
-        if in_list && !line.starts_with("- ") {
-            html.push_str("</ul>\n");
-            in_list = false;
-        }
-        if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(html, "<h2>{}</h2>", escape_html(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(html, "<h1>{}</h1>", escape_html(h));
-        } else if let Some(item) = line.strip_prefix("- ") {
-            if !in_list {
-                html.push_str("<ul>\n");
-                in_list = true;
-            }
-            let _ = writeln!(html, "<li>{}</li>", escape_html(item));
-        } else if is_row {
-            if line.starts_with("|---") {
-                continue;
-            }
-            let cells: Vec<&str> = line
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim())
+/// What the comparison report shows; `rows` are all metrics (the files) or the changed ones
+/// (the terminal).
+struct Report<'a> {
+    a: &'a Path,
+    b: &'a Path,
+    summary_line: &'a str,
+    flips: &'a [Flip],
+    notes: &'a [String],
+    rows: &'a [&'a Row],
+}
+
+impl Report<'_> {
+    /// The report as a document: the runs compared, the summary line, flipped verdicts, notes,
+    /// then the metrics.
+    fn document(&self) -> Document {
+        let mut d = Document::new("lab compare");
+        d.push(Block::Bullets(vec![
+            format!("A: `{}`", self.a.display()),
+            format!("B: `{}`", self.b.display()),
+        ]));
+        d.paragraph(self.summary_line);
+        if !self.flips.is_empty() {
+            d.heading(2, "Verdicts that flipped", Some("flips"));
+            let mut t = Table::new(["scenario", "claim", "point", "A", "B"]);
+            t.rows = self
+                .flips
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.scenario.clone(),
+                        f.claim.clone(),
+                        f.point.to_string(),
+                        f.a.as_str().to_string(),
+                        f.b.as_str().to_string(),
+                    ]
+                })
                 .collect();
-            let tag = if in_table { "td" } else { "th" };
-            if !in_table {
-                html.push_str("<table>\n");
-                in_table = true;
-            }
-            html.push_str("<tr>");
-            for c in cells {
-                let _ = write!(
-                    html,
-                    "<{tag}>{}</{tag}>",
-                    escape_html(&c.replace("\\|", "|"))
-                );
-            }
-            html.push_str("</tr>\n");
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(html, "<p>{}</p>", escape_html(line));
+            // B's verdict is the one that now stands.
+            t.verdict_col = Some(4);
+            d.push(Block::Table(t));
         }
+        if !self.notes.is_empty() {
+            d.heading(2, "Notes", Some("notes"));
+            d.push(Block::Bullets(self.notes.to_vec()));
+        }
+        d.heading(2, "Metrics", Some("metrics"));
+        let mut t = Table::new([
+            "scenario",
+            "point",
+            "metric",
+            "A",
+            "B",
+            "change [95% CI]",
+            "p",
+            "call",
+        ]);
+        t.rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.scenario.clone(),
+                    r.point_label.clone(),
+                    r.metric.clone(),
+                    est(&r.a),
+                    est(&r.b),
+                    format!(
+                        "{} [{}, {}]",
+                        pct(r.rel_change),
+                        pct(r.rel_ci.0),
+                        pct(r.rel_ci.1)
+                    ),
+                    r.p_value.to_string(),
+                    r.call.as_str().to_string(),
+                ]
+            })
+            .collect();
+        d.push(Block::Table(t));
+        d
     }
-    if in_table {
-        html.push_str("</table>\n");
-    }
-    if in_list {
-        html.push_str("</ul>\n");
-    }
-    html.push_str("</body></html>\n");
-    html
 }
 
 #[cfg(test)]
 mod tests {
+    use sims::stats::student_t_975;
+
     use super::*;
 
     fn e(mean: f64, std: f64, n: u32) -> MetricEstimate {
@@ -438,15 +415,6 @@ mod tests {
             n,
             unit: "s".into(),
         }
-    }
-
-    #[test]
-    fn welch_matches_a_hand_computation() {
-        // A: mean 10, sd 1, n 10; B: mean 11, sd 1, n 10 → t = 1/sqrt(0.2) = 2.236, df = 18,
-        // two-sided p = 0.0382.
-        let (p, diff, _) = welch(&e(10.0, 1.0, 10), &e(11.0, 1.0, 10));
-        assert!((diff - 1.0).abs() < 1e-12);
-        assert!((p - 0.0382).abs() < 5e-4, "p = {p}");
     }
 
     #[test]
@@ -476,8 +444,47 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        let h = to_html("# t\n| a | b |\n|---|---|\n| <x> | y |\n");
-        assert!(h.contains("&lt;x&gt;"));
-        assert!(!h.contains("<x>"));
+        let flips = [Flip {
+            scenario: "<x>".into(),
+            claim: "c & d".into(),
+            point: 0,
+            a: Verdict::Holds,
+            b: Verdict::Fails,
+        }];
+        let row = Row {
+            scenario: "s".into(),
+            point: 0,
+            point_label: "a | <b>".into(),
+            metric: "m".into(),
+            a: e(1.0, 0.1, 5),
+            b: e(2.0, 0.1, 5),
+            rel_change: 1.0,
+            rel_ci: (0.9, 1.1),
+            p_value: 0.001,
+            call: Call::Increased,
+        };
+        let report = Report {
+            a: Path::new("runs/<a>"),
+            b: Path::new("runs/b"),
+            summary_line: "1 metrics compared",
+            flips: &flips,
+            notes: &["scenario `<y>` only in A".to_string()],
+            rows: &[&row],
+        };
+        let doc = report.document();
+        let h = to_html(&doc, Path::new("/nonexistent")).unwrap();
+        for escaped in [
+            "&lt;x&gt;",
+            "c &amp; d",
+            "a | &lt;b&gt;",
+            "runs/&lt;a&gt;",
+            "`&lt;y&gt;`",
+        ] {
+            assert!(h.contains(escaped), "{escaped} in {h}");
+        }
+        assert!(!h.contains("<x>") && !h.contains("<b>") && !h.contains("<y>"));
+        assert!(h.contains("<td class=\"fails\">fails</td>"));
+        let md = to_markdown(&doc);
+        assert!(md.contains("| s | a \\| <b> | m |"), "{md}");
     }
 }

@@ -1,14 +1,14 @@
-//! `report.html`: the same content as `report.md`, self-contained (inline CSS, charts as
-//! base64 PNG), every piece of text escaped.
+//! The HTML writer: any [`Document`] as one self-contained page (inline CSS, charts inlined as
+//! base64 PNG), every piece of text escaped, verdict cells coloured.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
 
-use super::markdown::{Table, build, verdict_class};
+use super::doc::{Block, Document, Table};
 use super::{ReportError, io_err};
-use crate::summary::Summary;
+use crate::summary::Verdict;
 
 /// Escapes `& < > " '` for HTML text and attributes.
 pub fn escape_html(s: &str) -> String {
@@ -30,6 +30,16 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-w
 table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}td.holds{background:#d9f2d9}td.fails{background:#f8d0d0}td.inconclusive{background:#fde7c4}td.not-run{background:#e6e6e6}\
 img{max-width:100%;border:1px solid #ddd}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}dd{margin:0}";
+
+/// A verdict's CSS class (its colour in [`STYLE`]).
+fn verdict_class(v: &str) -> &'static str {
+    match v {
+        x if x == Verdict::Holds.as_str() => "holds",
+        x if x == Verdict::Fails.as_str() => "fails",
+        x if x == Verdict::Inconclusive.as_str() => "inconclusive",
+        _ => "not-run",
+    }
+}
 
 fn table(out: &mut String, t: &Table) {
     out.push_str("<table>\n<tr>");
@@ -56,72 +66,63 @@ fn table(out: &mut String, t: &Table) {
     out.push_str("</table>\n");
 }
 
-/// The HTML report; chart PNGs are read from `charts_dir` and inlined.
-pub(crate) fn report(
-    s: &Summary,
-    charts: &[(String, String)],
-    charts_dir: &Path,
-) -> Result<String, ReportError> {
-    let d = build(s, charts);
+/// `d` as an HTML page; images are read from `charts_dir/<slug>.png` and inlined.
+pub fn to_html(d: &Document, charts_dir: &Path) -> Result<String, ReportError> {
     let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n<dl>\n",
-        escape_html(&d.title),
-        escape_html(&d.title)
-    );
-    for (k, v) in &d.meta {
-        let _ = writeln!(
-            out,
-            "<dt>{}</dt><dd>{}</dd>",
-            escape_html(k),
-            escape_html(v)
-        );
-    }
+    let title = escape_html(&d.title);
     let _ = writeln!(
         out,
-        "</dl>\n<h2 id=\"verdicts\">Verdicts</h2>\n<p>{}</p>",
-        escape_html(&d.verdict_counts)
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>",
     );
-    if d.verdicts.rows.is_empty() {
-        out.push_str("<p>This scenario makes no claims.</p>\n");
-    } else {
-        table(&mut out, &d.verdicts);
-    }
-    if let Some(r) = &d.real {
-        out.push_str("<h2 id=\"real\">Real kernels</h2>\n");
-        table(&mut out, r);
-    }
-    for k in &d.real_details {
-        let _ = writeln!(out, "<h3>{}</h3>\n<dl>", escape_html(&k.heading));
-        for (f, v) in &k.facts {
-            let _ = writeln!(
-                out,
-                "<dt>{}</dt><dd>{}</dd>",
-                escape_html(f),
-                escape_html(v)
-            );
-        }
-        out.push_str("</dl>\n");
-        for f in &k.findings {
-            let _ = writeln!(out, "<blockquote>{}</blockquote>", escape_html(f));
-        }
-        table(&mut out, &k.metrics);
-    }
-    out.push_str("<h2 id=\"points\">Points</h2>\n<p>Mean ± half-width of the 95% confidence interval across replications.</p>\n");
-    table(&mut out, &d.points);
-    if !d.charts.is_empty() {
-        out.push_str("<h2 id=\"charts\">Charts</h2>\n");
-        for (title, slug) in &d.charts {
-            let path = charts_dir.join(format!("{slug}.png"));
-            let png = std::fs::read(&path).map_err(io_err(&path))?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(png);
-            let _ = writeln!(
-                out,
-                "<figure><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"><figcaption>{}</figcaption></figure>",
-                escape_html(title),
-                escape_html(title)
-            );
+    for b in &d.blocks {
+        match b {
+            Block::Heading {
+                level,
+                text,
+                anchor,
+            } => {
+                let id = anchor
+                    .as_deref()
+                    .map(|a| format!(" id=\"{}\"", escape_html(a)))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "<h{level}{id}>{}</h{level}>", escape_html(text));
+            }
+            Block::Paragraph(text) => {
+                let _ = writeln!(out, "<p>{}</p>", escape_html(text));
+            }
+            Block::Definitions(facts) => {
+                out.push_str("<dl>\n");
+                for (k, v) in facts {
+                    let _ = writeln!(
+                        out,
+                        "<dt>{}</dt><dd>{}</dd>",
+                        escape_html(k),
+                        escape_html(v)
+                    );
+                }
+                out.push_str("</dl>\n");
+            }
+            Block::Table(t) => table(&mut out, t),
+            Block::Bullets(items) => {
+                out.push_str("<ul>\n");
+                for i in items {
+                    let _ = writeln!(out, "<li>{}</li>", escape_html(i));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Quote(text) => {
+                let _ = writeln!(out, "<blockquote>{}</blockquote>", escape_html(text));
+            }
+            Block::Image { title, slug } => {
+                let path = charts_dir.join(format!("{slug}.png"));
+                let png = std::fs::read(&path).map_err(io_err(&path))?;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+                let title = escape_html(title);
+                let _ = writeln!(
+                    out,
+                    "<figure><img alt=\"{title}\" src=\"data:image/png;base64,{b64}\"><figcaption>{title}</figcaption></figure>",
+                );
+            }
         }
     }
     out.push_str("</body></html>\n");

@@ -2,12 +2,17 @@
 //! `results.parquet`), the reports (`report.md`, `report.html`) and the charts
 //! (`charts/*.png`, `charts/*.svg`). `lab report` calls [`rerender`], which reads back only what
 //! `lab run` wrote.
+//!
+//! Reports are [`Document`]s written by one Markdown and one HTML writer ([`to_markdown`],
+//! [`to_html`]); `lab compare` builds its report the same way.
 
 mod chart;
 mod csv;
+mod doc;
 mod html;
 mod markdown;
 mod parquet;
+mod report;
 
 use std::path::Path;
 
@@ -15,7 +20,9 @@ use crate::summary::{ResultRow, Summary};
 
 pub use chart::render_chart;
 pub use csv::read_rows_csv;
-pub use html::escape_html;
+pub use doc::{Block, Document, Table};
+pub use html::{escape_html, to_html};
+pub use markdown::to_markdown;
 
 /// A problem writing or reading report files. Messages name the file.
 #[derive(Debug, thiserror::Error)]
@@ -24,19 +31,36 @@ pub enum ReportError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A results file is not in the format `lab run` writes.
     #[error("{path}: {message}")]
-    Format { path: String, message: String },
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The Parquet writer failed.
     #[error("{path}: parquet: {message}")]
-    Parquet { path: String, message: String },
+    Parquet {
+        /// The file.
+        path: String,
+        /// What the writer said.
+        message: String,
+    },
     /// Drawing a chart failed.
     #[error("{path}: chart: {message}")]
-    Chart { path: String, message: String },
+    Chart {
+        /// The chart file.
+        path: String,
+        /// What the renderer said.
+        message: String,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
@@ -101,10 +125,10 @@ fn render_reports(dir: &Path, summary: &Summary) -> Result<(), ReportError> {
             charts.push((series.title.clone(), slug));
         }
     }
-    let md = markdown::report(summary, &charts);
+    let doc = report::build(summary, &charts);
     let md_path = dir.join("report.md");
-    std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
-    let html = html::report(summary, &charts, &charts_dir)?;
+    std::fs::write(&md_path, to_markdown(&doc)).map_err(io_err(&md_path))?;
+    let html = to_html(&doc, &charts_dir)?;
     let html_path = dir.join("report.html");
     std::fs::write(&html_path, html).map_err(io_err(&html_path))?;
     Ok(())

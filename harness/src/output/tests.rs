@@ -236,3 +236,34 @@ fn absurd_claimed_values_do_not_break_the_axes() {
     render_chart(&s.charts[0], &s, &png, &svg).unwrap();
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
 }
+
+#[test]
+fn writers_render_every_block_and_escape_it() {
+    let mut d = Document::new("A | <b>");
+    d.push(Block::Definitions(vec![("k".into(), "v\nw".into())]));
+    d.heading(2, "Section", Some("sec"));
+    d.paragraph("text & more");
+    let mut t = Table::new(["x", "verdict"]);
+    t.rows = vec![vec!["a|b".into(), "fails".into()]];
+    t.verdict_col = Some(1);
+    d.push(Block::Table(t));
+    d.push(Block::Bullets(vec!["one".into(), "<two>".into()]));
+    d.push(Block::Quote("said".into()));
+    d.heading(3, "Sub", None);
+    let md = to_markdown(&d);
+    assert_eq!(
+        md,
+        "# A \\| <b>\n\n- **k**: v w\n\n## Section\n\ntext & more\n\n| x | verdict |\n|---|---|\n\
+         | a\\|b | fails |\n\n- one\n- <two>\n\n> said\n\n### Sub\n\n"
+    );
+    let html = to_html(&d, std::path::Path::new("/nonexistent")).unwrap();
+    for want in [
+        "<title>A | &lt;b&gt;</title>",
+        "<h1>A | &lt;b&gt;</h1>\n<dl>\n<dt>k</dt><dd>v\nw</dd>\n</dl>\n",
+        "<h2 id=\"sec\">Section</h2>\n<p>text &amp; more</p>\n",
+        "<td>a|b</td><td class=\"fails\">fails</td>",
+        "<ul>\n<li>one</li>\n<li>&lt;two&gt;</li>\n</ul>\n<blockquote>said</blockquote>\n<h3>Sub</h3>\n",
+    ] {
+        assert!(html.contains(want), "{want:?} in {html}");
+    }
+}

@@ -31,14 +31,19 @@
 //! dataset's time-slicing experiment: `replicas` tenants with `tenant_duty` busy share each).
 //! The cost model sizes the cluster from the measured capacity.
 
+mod choices;
+mod class;
+mod cluster;
 mod cost;
 mod engine;
 mod hardware;
 mod metrics;
 mod model;
 mod params;
+mod pods;
 mod probe;
 pub mod real;
+mod routing;
 #[cfg(test)]
 mod tests;
 mod workload;

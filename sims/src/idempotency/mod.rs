@@ -17,10 +17,12 @@
 //! keys expire after the TTL; a double tap is a second request within 100 ms; a genuine
 //! identical payment follows with `identical_repeat_rate`.
 
+mod group;
 mod metrics;
 mod model;
 mod params;
 pub mod real;
+mod server;
 #[cfg(test)]
 mod tests;
 

@@ -17,11 +17,16 @@
 //! Assumptions: one collector; one trace per request; the path attribute lives on the root
 //! (server) span only; children end by 90% of the request; errors are span status ERROR.
 
+mod cache;
+mod collector;
 mod config;
+mod counts;
+mod ids;
 mod metrics;
 mod model;
 mod params;
 mod policy;
+mod routes;
 #[cfg(test)]
 mod tests;
 mod tools;

@@ -1,0 +1,208 @@
+//! Drawing a prepared chart on any plotters backend (PNG, SVG). One drawing routine serves
+//! linear and logarithmic axes: it is generic over plotters' coordinate types, and the four
+//! axis combinations pick the ranges.
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use super::{HEIGHT, Mark, Prepared, WIDTH};
+use crate::summary::{Verdict, fmt_num};
+
+// Matplotlib's tab10: distinct, colour-blind-tolerable, familiar from decision-review decks.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(23, 190, 207),
+];
+
+fn verdict_color(v: Verdict) -> RGBColor {
+    match v {
+        Verdict::Holds => RGBColor(0, 140, 0),
+        Verdict::Fails => RGBColor(210, 0, 0),
+        Verdict::Inconclusive => RGBColor(230, 130, 0),
+        Verdict::NotRun => RGBColor(130, 130, 130),
+    }
+}
+
+/// Draws `d` on `root`: the title alone when there is nothing to plot.
+pub(super) fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    d: &Prepared,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    if d.lines.is_empty() {
+        root.titled(&d.title, ("sans-serif", 28)).map_err(e)?;
+        root.draw(&Text::new(
+            "no numeric points to plot",
+            (WIDTH as i32 / 2 - 140, HEIGHT as i32 / 2),
+            ("sans-serif", 22),
+        ))
+        .map_err(e)?;
+        return Ok(());
+    }
+    let ((x0, x1), (y0, y1)) = (d.x_range, d.y_range);
+    match (d.log_x, d.log_y) {
+        (false, false) => draw_on(root, d, x0..x1, y0..y1),
+        (true, false) => draw_on(root, d, (x0..x1).log_scale(), y0..y1),
+        (false, true) => draw_on(root, d, x0..x1, (y0..y1).log_scale()),
+        (true, true) => draw_on(root, d, (x0..x1).log_scale(), (y0..y1).log_scale()),
+    }
+}
+
+fn draw_on<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    d: &Prepared,
+    xr: X,
+    yr: Y,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    let mut chart = ChartBuilder::on(root)
+        .caption(&d.title, ("sans-serif", 26))
+        .margin(18)
+        .x_label_area_size(64)
+        .y_label_area_size(96)
+        .build_cartesian_2d(xr, yr)
+        .map_err(e)?;
+    let tick = |v: &f64| fmt_num(*v);
+    chart
+        .configure_mesh()
+        .x_desc(d.x_label.as_str())
+        .y_desc(d.y_label.as_str())
+        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", 16))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .x_max_light_lines(2)
+        .y_max_light_lines(2)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(e)?;
+
+    for (i, l) in d.lines.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        if l.pts.len() >= 2 {
+            let mut band: Vec<(f64, f64)> = l.pts.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(l.pts.iter().rev().map(|p| (p.0, p.2)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                .map_err(e)?;
+        }
+        // Measured curves have no interval: no whiskers.
+        chart
+            .draw_series(
+                l.pts
+                    .iter()
+                    .filter(|p| p.2 < p.3)
+                    .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.stroke_width(1), 8)),
+            )
+            .map_err(e)?;
+        chart
+            .draw_series(
+                LineSeries::new(l.pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)).point_size(4),
+            )
+            .map_err(e)?
+            .label(l.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+    }
+
+    let mut verdicts_seen: Vec<Verdict> = Vec::new();
+    for m in &d.claims {
+        let vc = verdict_color(m.verdict);
+        if !verdicts_seen.contains(&m.verdict) {
+            verdicts_seen.push(m.verdict);
+        }
+        match m.mark {
+            Mark::Approx { v, lo, hi } => {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        m.x,
+                        lo,
+                        v,
+                        hi,
+                        vc.stroke_width(2),
+                        16,
+                    )))
+                    .map_err(e)?;
+                // A claimed value: a dark diamond outlined in the verdict's colour.
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(0, -10), (10, 0), (0, 10), (-10, 0)], vc.filled())
+                            + Polygon::new(
+                                vec![(0, -6), (6, 0), (0, 6), (-6, 0)],
+                                RGBColor(30, 30, 30).filled(),
+                            ),
+                    ))
+                    .map_err(e)?;
+            }
+            Mark::Range { lo, hi } => {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        m.x,
+                        lo,
+                        (lo + hi) / 2.0,
+                        hi,
+                        vc.stroke_width(4),
+                        16,
+                    )))
+                    .map_err(e)?;
+            }
+            Mark::Below(v) => {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(-8, -7), (8, -7), (0, 8)], vc.filled()),
+                    ))
+                    .map_err(e)?;
+            }
+            Mark::Above(v) => {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((m.x, v))
+                            + Polygon::new(vec![(-8, 7), (8, 7), (0, -8)], vc.filled()),
+                    ))
+                    .map_err(e)?;
+            }
+        }
+    }
+    verdicts_seen.sort();
+    for v in verdicts_seen {
+        let vc = verdict_color(v);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(e)?
+            .label(format!("article claim ({})", v.as_str()))
+            .legend(move |(x, y)| {
+                Polygon::new(
+                    vec![(x + 12, y - 8), (x + 20, y), (x + 12, y + 8), (x + 4, y)],
+                    vc.filled(),
+                )
+            });
+    }
+
+    chart
+        .configure_series_labels()
+        .position(d.corner.clone())
+        .background_style(WHITE)
+        .border_style(RGBColor(160, 160, 160))
+        .label_font(("sans-serif", 16))
+        .margin(10)
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}

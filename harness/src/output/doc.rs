@@ -1,0 +1,97 @@
+//! A report as a document: a title and a list of blocks, all plain text. Builders decide what
+//! a report says (`report.rs` for a scenario's `report.md`/`report.html`, `cmd/compare.rs` for
+//! `compare.md`/`compare.html`); the writers decide how it looks (`markdown.rs`, `html.rs`), so
+//! every report escapes, colours and embeds charts the same way.
+
+/// A whole report: its title (the Markdown `#` heading, the HTML `<title>` and `<h1>`) and
+/// its blocks in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Document {
+    /// The report's title.
+    pub title: String,
+    /// The content under the title, in order.
+    pub blocks: Vec<Block>,
+}
+
+/// One piece of a document. All text is plain: the writers escape it for their format.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Block {
+    /// A section heading below the title: `level` 2 is a section, 3 a subsection.
+    Heading {
+        /// 2 to 6 (the title is level 1).
+        level: u8,
+        /// The heading's text.
+        text: String,
+        /// An id to link to (`report.html#verdicts`); Markdown has none.
+        anchor: Option<String>,
+    },
+    /// A paragraph.
+    Paragraph(String),
+    /// Key/value facts (where a run happened, what a kernel calibrated).
+    Definitions(Vec<(String, String)>),
+    /// A table.
+    Table(Table),
+    /// A bullet list.
+    Bullets(Vec<String>),
+    /// A quoted remark (a kernel's finding).
+    Quote(String),
+    /// A chart from the run's `charts/` directory: `charts/<slug>.png`.
+    Image {
+        /// Alt text and caption.
+        title: String,
+        /// The chart's file name without extension.
+        slug: String,
+    },
+}
+
+/// A table: headers and rows of plain-text cells.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows, each as many cells as there are headers.
+    pub rows: Vec<Vec<String>>,
+    /// Column holding a verdict (`holds`, `fails`, ...), coloured in HTML.
+    pub verdict_col: Option<usize>,
+}
+
+impl Document {
+    /// An empty document titled `title`.
+    pub fn new(title: impl Into<String>) -> Document {
+        Document {
+            title: title.into(),
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Appends a block.
+    pub fn push(&mut self, block: Block) {
+        self.blocks.push(block);
+    }
+
+    /// Appends a heading of `level` with an optional anchor.
+    pub fn heading(&mut self, level: u8, text: impl Into<String>, anchor: Option<&str>) {
+        self.push(Block::Heading {
+            level,
+            text: text.into(),
+            anchor: anchor.map(String::from),
+        });
+    }
+
+    /// Appends a paragraph.
+    pub fn paragraph(&mut self, text: impl Into<String>) {
+        self.push(Block::Paragraph(text.into()));
+    }
+}
+
+impl Table {
+    /// A table with these headers and no rows.
+    pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Table {
+        Table {
+            headers: headers.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+            verdict_col: None,
+        }
+    }
+}
