@@ -1,12 +1,15 @@
 //! Statistics shared by every room: within a replication (tallies, time-weighted averages,
-//! latency histograms) and across replications (means with Student-t intervals).
+//! latency histograms, quantiles of a sorted sample) and across replications (means with
+//! Student-t intervals).
 
 mod histogram;
 mod interval;
+mod quantile;
 mod tally;
 mod time_weighted;
 
 pub use histogram::LatencyHistogram;
 pub use interval::{Estimate, student_t_975};
+pub use quantile::value_at_quantile;
 pub use tally::Tally;
 pub use time_weighted::TimeWeighted;
