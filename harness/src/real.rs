@@ -29,7 +29,6 @@ pub enum RealMode {
 /// exits 130.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
-        #[cfg(feature = "postgres")]
         sims::real::postgres::stop_all();
         eprintln!("interrupted: stopped the lab's throwaway servers");
         std::process::exit(130);

@@ -20,8 +20,10 @@ mod rng;
 pub mod sampling;
 pub mod tiny;
 
-#[cfg(feature = "llama")]
-mod llama;
+/// The measuring functions: on llama.cpp with the `llama` feature, else `NotBuilt`.
+#[cfg_attr(feature = "llama", path = "llama.rs")]
+#[cfg_attr(not(feature = "llama"), path = "disabled.rs")]
+mod imp;
 
 use std::path::Path;
 
@@ -396,25 +398,13 @@ pub fn measure_profile(
     opts: &ProfileOptions,
 ) -> Result<Profile, KernelError> {
     opts.validate()?;
-    #[cfg(feature = "llama")]
-    return llama::measure_profile(target, draft, opts);
-    #[cfg(not(feature = "llama"))]
-    {
-        let _ = (target, draft);
-        Err(KernelError::NotBuilt)
-    }
+    imp::measure_profile(target, draft, opts)
 }
 
 /// Measures the decode step time t(B) for B = 1..=max_batch sequences of one token each.
 pub fn measure_batch_curve(model: &Path, opts: &BatchOptions) -> Result<BatchCurve, KernelError> {
     opts.validate()?;
-    #[cfg(feature = "llama")]
-    return llama::measure_batch_curve(model, opts);
-    #[cfg(not(feature = "llama"))]
-    {
-        let _ = model;
-        Err(KernelError::NotBuilt)
-    }
+    imp::measure_batch_curve(model, opts)
 }
 
 /// Runs two-model speculative decoding and the plain target baseline.
@@ -424,13 +414,7 @@ pub fn run_speculative(
     opts: &SpecOptions,
 ) -> Result<SpecRun, KernelError> {
     opts.validate()?;
-    #[cfg(feature = "llama")]
-    return llama::run_speculative(target, draft, opts);
-    #[cfg(not(feature = "llama"))]
-    {
-        let _ = (target, draft);
-        Err(KernelError::NotBuilt)
-    }
+    imp::run_speculative(target, draft, opts)
 }
 
 #[cfg(test)]

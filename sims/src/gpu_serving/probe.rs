@@ -8,6 +8,7 @@ use super::hardware::{Hardware, Layout};
 use super::params::{GpuServingParams, Sharing};
 use super::workload::{Lengths, mix_mean_tokens};
 use crate::des::{RngStreams, Scheduler, SimDuration, SimTime, uniform};
+use crate::stats::value_at_quantile;
 
 /// Requests per second one GPU completes when every process always has work waiting.
 pub(super) fn capacity(
@@ -206,8 +207,7 @@ pub(super) fn tenants(
     let span = horizon.since(warm).as_secs_f64();
     let mean = latencies.iter().sum::<f64>() / latencies.len() as f64;
     latencies.sort_by(f64::total_cmp);
-    let p99 =
-        latencies[((latencies.len() as f64 * 0.99).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let p99 = value_at_quantile(&latencies, 0.99);
     Some(TenantRun {
         tokens_per_s: out_tokens as f64 / span,
         latency_mean_s: mean,

@@ -6,31 +6,16 @@
 //! (`postgres` for [`postgres`]) or in their own crate, and the harness decides which are built.
 
 pub mod llama;
-#[cfg(feature = "postgres")]
 pub mod postgres;
 
 use std::collections::BTreeMap;
 
 use crate::params::ParamsError;
 
+pub use postgres::postgres_available;
+
 /// Why a PostgreSQL kernel cannot run in this build.
 pub const POSTGRES_NOT_BUILT: &str = "lab was built without the `postgres` feature";
-
-/// Where a PostgreSQL kernel will run (the user's `database_url`, or a throwaway cluster), or
-/// why it cannot.
-pub fn postgres_available(database_url: &str) -> Result<String, String> {
-    #[cfg(feature = "postgres")]
-    return if database_url.is_empty() {
-        postgres::throwaway_available()
-    } else {
-        Ok("the server at real.database_url".into())
-    };
-    #[cfg(not(feature = "postgres"))]
-    {
-        let _ = database_url;
-        Err(POSTGRES_NOT_BUILT.into())
-    }
-}
 
 /// What a kernel needs from the harness besides its `[real]` table.
 pub struct KernelContext<'a> {

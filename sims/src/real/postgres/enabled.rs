@@ -1,10 +1,5 @@
-//! A PostgreSQL server for real kernels: a throwaway cluster the lab starts itself (`initdb`
-//! into a temporary directory, `pg_ctl start` with its socket in that directory and no TCP
-//! listener, as the `postgres` OS user when running as root), or the user's server from a URL,
-//! where the kernel works only inside a schema of its own and drops it afterwards.
-//!
-//! Either way the server is released when the [`Database`] drops, and [`stop_all`] releases
-//! every live one from a Ctrl-C handler.
+//! The PostgreSQL server, built with the `postgres` feature: the throwaway cluster or the
+//! user's schema ([`Database`]), and [`run_kernel`], the lifecycle both PostgreSQL kernels share.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +7,60 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
+
+use crate::real::{KernelContext, KernelReport};
+
+/// Where a PostgreSQL kernel will run (the user's `database_url`, or a throwaway cluster), or
+/// why it cannot.
+pub fn postgres_available(database_url: &str) -> Result<String, String> {
+    if database_url.is_empty() {
+        throwaway_available()
+    } else {
+        Ok("the server at real.database_url".into())
+    }
+}
+
+/// Runs a PostgreSQL kernel's `experiments` from start to end: an async runtime (2 workers),
+/// the server (`database_url`, or a throwaway cluster when empty; `tag` names the schema on a
+/// user's server), the report's `server` and `database` entries, the experiments, and the
+/// server released. A failed experiment keeps what was measured and says why in `not_run`.
+pub fn run_kernel(
+    database_url: &str,
+    tag: &str,
+    ctx: &KernelContext,
+    experiments: impl AsyncFnOnce(&Database, &mut KernelReport) -> Result<(), String>,
+) -> KernelReport {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return KernelReport::not_run(format!("cannot start an async runtime: {e}")),
+    };
+    (ctx.progress)("starting PostgreSQL");
+    let url = (!database_url.is_empty()).then_some(database_url);
+    let db = match Database::acquire(url, tag, &rt) {
+        Ok(db) => db,
+        Err(why) => return KernelReport::not_run(why),
+    };
+    let mut report = KernelReport::default();
+    report
+        .environment
+        .insert("server".into(), db.version.clone());
+    report
+        .environment
+        .insert("database".into(), db.description.clone());
+    let result = rt.block_on(experiments(&db, &mut report));
+    db.release(&rt);
+    match result {
+        Ok(()) => report,
+        Err(why) => KernelReport {
+            not_run: Some(format!("PostgreSQL experiment failed: {why}")),
+            ..report
+        },
+    }
+}
 
 /// Throwaway clusters alive in this process: (bin dir, data dir, run-as user), for [`stop_all`].
 static LIVE: Mutex<Vec<(PathBuf, PathBuf, Option<String>)>> = Mutex::new(Vec::new());
