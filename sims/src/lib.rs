@@ -7,7 +7,7 @@
 //! Nothing here does I/O beyond what a room's real kernel needs; reports, charts and the CLI live
 //! in the `harness` crate, which depends on this one and never the other way round.
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod ab_testing;
 pub mod des;

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod architecture;
 mod check;
 mod compare;
 mod determinism;

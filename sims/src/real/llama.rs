@@ -95,7 +95,9 @@ pub fn real_table<T: Serialize>(choice: &ModelChoice, own: &T) -> toml::Table {
 
 /// The files a run measures.
 pub struct Models {
+    /// The target (or only) model's file.
     pub target: PathBuf,
+    /// The draft model's file.
     pub draft: PathBuf,
     /// Both are the generated tiny pair.
     pub generated: bool,
@@ -212,6 +214,7 @@ impl ModelChoice {
         })
     }
 
+    /// llama.cpp's run settings for this choice (threads).
     pub fn run_config(&self) -> llama_kernel::RunConfig {
         llama_kernel::RunConfig {
             threads: self.threads,

@@ -45,7 +45,9 @@ pub trait Kernel: Sync {
 /// One measured value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RealMetric {
+    /// The value (the mean of repeated measurements).
     pub value: f64,
+    /// Its unit.
     pub unit: String,
     /// A 95% interval when the kernel repeated the measurement.
     pub ci95: Option<[f64; 2]>,
@@ -58,11 +60,15 @@ pub struct RealMetric {
 pub struct RealSeries {
     /// File-name safe id.
     pub id: String,
+    /// The chart's title.
     pub title: String,
+    /// The x axis's label.
     pub x_label: String,
+    /// The y axis's label.
     pub y_label: String,
     /// One line per name.
     pub lines: Vec<(String, Vec<(f64, f64)>)>,
+    /// A logarithmic y axis.
     pub log_y: bool,
 }
 
@@ -71,11 +77,13 @@ pub struct RealSeries {
 pub struct KernelReport {
     /// Present when the kernel did not run (or stopped): why, in one sentence.
     pub not_run: Option<String>,
+    /// Measured values by name (judged as `real.NAME`).
     pub metrics: BTreeMap<String, RealMetric>,
     /// Parameter values for the model, measured (only keys the room's params accept).
     pub calibration: toml::Table,
     /// What the run showed that numbers don't (a pitfall reproduced, a property checked).
     pub findings: Vec<String>,
+    /// Measured curves, drawn in the report.
     pub series: Vec<RealSeries>,
     /// Where it ran (server version, CPU threads, model files).
     pub environment: BTreeMap<String, String>,

@@ -132,6 +132,7 @@ pub(crate) enum PolicyKind {
 /// Version-dependent rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Semantics {
+    /// How `invert_match` combines with the other policies' decisions.
     pub invert: InvertMode,
     /// `latency` with only `threshold_ms`: `>=` up to v0.156, `>` from PR #49595.
     pub latency_lower_inclusive: bool,

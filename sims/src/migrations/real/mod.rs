@@ -39,6 +39,7 @@ pub struct RealParams {
     pub rate_rps: f64,
     /// Share of reads (by primary key) and of updates; inserts are the rest.
     pub read_fraction: f64,
+    /// Share of updates (by primary key).
     pub update_fraction: f64,
     /// Application connections, a pool: a request waits for a free one.
     pub connections: u32,
