@@ -32,8 +32,11 @@ pub(crate) mod value_type {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TensorType {
+    /// IEEE single precision, 4 bytes a value.
     F32,
+    /// IEEE half precision, 2 bytes a value.
     F16,
+    /// Blocks of 32 signed bytes sharing one f16 scale, 34 bytes a block.
     Q8_0,
 }
 
@@ -72,13 +75,21 @@ impl TensorType {
 /// One metadata value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
+    /// An unsigned 32-bit integer (sizes, counts, token ids).
     U32(u32),
+    /// A signed 32-bit integer.
     I32(i32),
+    /// A 32-bit float (RoPE base, norm epsilon).
     F32(f32),
+    /// A boolean, written as one byte.
     Bool(bool),
+    /// A UTF-8 string.
     Str(String),
+    /// An array of strings (the vocabulary's tokens).
     StrArray(Vec<String>),
+    /// An array of 32-bit floats (the tokens' scores).
     F32Array(Vec<f32>),
+    /// An array of signed 32-bit integers (the tokens' types).
     I32Array(Vec<i32>),
 }
 
@@ -97,10 +108,12 @@ pub struct GgufWriter {
 }
 
 impl GgufWriter {
+    /// A writer with no metadata and no tensors yet.
     pub fn new() -> GgufWriter {
         GgufWriter::default()
     }
 
+    /// Appends the metadata pair `key` = `value`.
     pub fn meta(&mut self, key: &str, value: MetaValue) {
         self.metadata.push((key.to_string(), value));
     }

@@ -14,6 +14,8 @@
 //! wall-clock medians and vary run to run; the counts of a greedy speculative run are
 //! deterministic for a fixed model, seed and thread count.
 
+#![warn(missing_docs)]
+
 pub mod gguf;
 pub mod mem;
 mod rng;
@@ -41,12 +43,21 @@ pub const LLAMA_BUILT: bool = cfg!(feature = "llama");
 /// Why a kernel call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KernelError {
+    /// This build lacks the `llama` feature, so nothing can be measured.
     #[error("lab was built without the `llama` feature")]
     NotBuilt,
+    /// An option or model spec field is out of range.
     #[error("{field}: expected {expected}")]
-    Invalid { field: String, expected: String },
+    Invalid {
+        /// The field's name, dotted for nested ones (`draft.n_vocab`).
+        field: String,
+        /// What the field must be instead.
+        expected: String,
+    },
+    /// A file-system call failed: the path and the OS error.
     #[error("i/o: {0}")]
     Io(String),
+    /// llama.cpp or its bindings returned an error; the message says what failed.
     #[error("llama.cpp: {0}")]
     Llama(String),
 }
@@ -72,9 +83,13 @@ pub fn available() -> Result<(), KernelError> {
 /// Spread of repeated wall-clock timings of one operation.
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
+    /// Median of the timed repetitions, ms.
     pub median_ms: f64,
+    /// Fastest repetition, ms.
     pub min_ms: f64,
+    /// Slowest repetition, ms.
     pub max_ms: f64,
+    /// Number of timed repetitions.
     pub reps: u32,
 }
 
@@ -104,11 +119,17 @@ impl Timing {
 /// What llama.cpp reports about a loaded model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// The GGUF file it was loaded from, as given.
     pub path: String,
+    /// Size of the GGUF file, bytes.
     pub file_bytes: u64,
+    /// Number of weights, as llama.cpp counts them.
     pub n_params: u64,
+    /// Transformer blocks.
     pub n_layer: u32,
+    /// Embedding width (hidden size).
     pub n_embd: u32,
+    /// Vocabulary size, tokens.
     pub n_vocab: u32,
 }
 
@@ -117,8 +138,11 @@ pub struct ModelInfo {
 /// needs a GPU backend feature such as `cuda`, else llama.cpp keeps them on the CPU).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunConfig {
+    /// CPU threads for decoding; 0 uses every available core.
     pub threads: u32,
+    /// Map the weights from the file (true) or read them into allocated memory (false).
     pub mmap: bool,
+    /// Layers offloaded to a GPU; 0 keeps the whole model on the CPU.
     pub gpu_layers: u32,
 }
 
@@ -135,6 +159,7 @@ impl Default for RunConfig {
 /// Options of [`measure_profile`].
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProfileOptions {
+    /// How llama.cpp runs both models.
     pub run: RunConfig,
     /// Verify batches of K = 1..=k_max tokens are timed.
     pub k_max: u32,
@@ -162,16 +187,22 @@ impl Default for ProfileOptions {
 /// and its ratio V(K) = t(K) / t(1) to a one-token decode.
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerifyPoint {
+    /// Tokens in the verify batch, K.
     pub k: u32,
+    /// Wall-clock timing of the K-token decode, ms.
     pub time: Timing,
+    /// V(K): this decode's median over the one-token decode's median.
     pub ratio: f64,
 }
 
 /// Resident memory around loading the target with mmap on or off.
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemoryPoint {
+    /// Whether the target's weights were mmap'd for this point.
     pub mmap: bool,
+    /// Before loading the target.
     pub before_load: Resident,
+    /// After loading the target, before creating a context.
     pub after_load: Resident,
     /// After creating a context, prefilling the prompt and decoding.
     pub after_decode: Resident,
@@ -180,11 +211,15 @@ pub struct MemoryPoint {
 /// Measured costs of a target/draft pair on this machine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
+    /// The target model, as llama.cpp loaded it.
     pub target: ModelInfo,
+    /// The draft model, as llama.cpp loaded it.
     pub draft: ModelInfo,
     /// Threads actually used.
     pub threads: u32,
+    /// Whether the timed models' weights were mmap'd.
     pub mmap: bool,
+    /// Prompt tokens (after BOS) in the KV cache before the timed decodes.
     pub context_tokens: u32,
     /// llama.cpp's `llama_print_system_info()`: the CPU features ggml was built with.
     pub system_info: String,
@@ -203,12 +238,15 @@ pub struct Profile {
 /// Options of [`measure_batch_curve`].
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchOptions {
+    /// How llama.cpp runs the model.
     pub run: RunConfig,
     /// Batches of 1..=max_batch sequences are timed.
     pub max_batch: u32,
+    /// Timed repetitions of each batch size (after one untimed warm-up round).
     pub reps: u32,
     /// Tokens in each sequence's cache before the timed steps.
     pub context_tokens: u32,
+    /// Seed of the sequences' prompts and of the tokens fed to timed steps.
     pub seed: u64,
 }
 
@@ -227,16 +265,22 @@ impl Default for BatchOptions {
 /// One decode step with `batch` sequences each adding one token (distinct sequence ids).
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchPoint {
+    /// Sequences decoded together, B.
     pub batch: u32,
+    /// Wall-clock timing of the step, ms.
     pub step: Timing,
 }
 
 /// The step time t(B) as a function of the number of sequences decoded together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchCurve {
+    /// The model, as llama.cpp loaded it.
     pub model: ModelInfo,
+    /// Threads actually used.
     pub threads: u32,
+    /// Prompt tokens (after BOS) in each sequence's cache before the timed steps.
     pub context_tokens: u32,
+    /// llama.cpp's `llama_print_system_info()`: the CPU features ggml was built with.
     pub system_info: String,
     /// B = 1..=max_batch.
     pub points: Vec<BatchPoint>,
@@ -253,20 +297,26 @@ pub enum Verification {
     /// and verified by Leviathan et al.'s rejection sampling against the target's p (accept
     /// if u < p/q, else resample from norm(max(0, p - q))). Output is distributed as the
     /// target's own sampling.
-    Stochastic { temperature: f32 },
+    Stochastic {
+        /// Softmax temperature of both models, > 0.
+        temperature: f32,
+    },
 }
 
 /// Options of [`run_speculative`].
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpecOptions {
+    /// How llama.cpp runs both models.
     pub run: RunConfig,
     /// Tokens drafted per cycle (at most).
     pub k: u32,
+    /// How the target checks the drafted tokens.
     pub verification: Verification,
     /// Tokens to generate (the last cycle may overshoot by up to `k`).
     pub n_tokens: u32,
     /// Prompt length (random tokens after BOS).
     pub prompt_tokens: u32,
+    /// Seed of the prompt and of the draft's and target's sampling draws.
     pub seed: u64,
     /// Drafting stops early when the draft's top probability (temperature 1) is below this;
     /// 0 never stops (llama.cpp's current default).
@@ -290,12 +340,17 @@ impl Default for SpecOptions {
 /// One speculative-decoding run and its plain-decoding baseline on the same prompt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpecRun {
+    /// The target model, as llama.cpp loaded it.
     pub target: ModelInfo,
+    /// The draft model, as llama.cpp loaded it.
     pub draft: ModelInfo,
+    /// Threads actually used.
     pub threads: u32,
+    /// The options the run was given.
     pub options: SpecOptions,
     /// Tokens produced by the speculative loop.
     pub tokens: u32,
+    /// Draft-then-verify cycles run.
     pub cycles: u32,
     /// Draft tokens proposed, over all cycles.
     pub drafted: u32,
@@ -309,10 +364,13 @@ pub struct SpecRun {
     pub early_stops: u32,
     /// `accepted_histogram[m]` = cycles that kept m drafted tokens (m = 0..=k).
     pub accepted_histogram: Vec<u32>,
+    /// Wall time of the speculative loop after the prompt's prefill, ms.
     pub spec_ms: f64,
+    /// `tokens` over `spec_ms`, tokens/s.
     pub spec_tokens_per_s: f64,
     /// Plain one-token-per-decode generation of the same number of tokens with the target.
     pub baseline_ms: f64,
+    /// `options.n_tokens` over `baseline_ms`, tokens/s.
     pub baseline_tokens_per_s: f64,
     /// spec_tokens_per_s / baseline_tokens_per_s.
     pub speedup: f64,
@@ -338,6 +396,7 @@ fn check_common(run: &RunConfig, reps: Option<u32>) -> Result<(), KernelError> {
 }
 
 impl ProfileOptions {
+    /// Checks every option's range; the error names the first bad field.
     pub fn validate(&self) -> Result<(), KernelError> {
         check_common(&self.run, Some(self.reps))?;
         if !(1..=512).contains(&self.k_max) {
@@ -351,6 +410,7 @@ impl ProfileOptions {
 }
 
 impl BatchOptions {
+    /// Checks every option's range; the error names the first bad field.
     pub fn validate(&self) -> Result<(), KernelError> {
         check_common(&self.run, Some(self.reps))?;
         if !(1..=256).contains(&self.max_batch) {
@@ -364,6 +424,7 @@ impl BatchOptions {
 }
 
 impl SpecOptions {
+    /// Checks every option's range; the error names the first bad field.
     pub fn validate(&self) -> Result<(), KernelError> {
         check_common(&self.run, None)?;
         if !(1..=64).contains(&self.k) {

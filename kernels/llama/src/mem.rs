@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 /// anonymous pages (heap copies of the weights, KV cache, compute buffers), in MiB.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resident {
+    /// Resident set size (`VmRSS`), MiB.
     pub rss_mib: f64,
+    /// File-backed resident pages (`RssFile`), MiB; 0 where the kernel omits the line.
     pub file_mib: f64,
+    /// Anonymous resident pages (`RssAnon`), MiB; 0 where the kernel omits the line.
     pub anon_mib: f64,
 }
 

@@ -57,6 +57,7 @@ pub fn sample(weights: &[f32], u: f64) -> usize {
 /// The outcome of verifying one drafted token.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The drafted token is kept.
     Accept,
     /// Rejected; the target's replacement token.
     Reject(usize),

@@ -34,17 +34,25 @@ const TOKEN_CONTROL: i32 = 3;
 const TOKEN_BYTE: i32 = 6;
 /// `<unk>`, `<s>`, `</s>` and the 256 byte tokens.
 pub const BASE_VOCAB: u32 = 3 + 256;
+/// Token id of `<s>`, the beginning of a sequence.
 pub const BOS: i32 = 1;
+/// Token id of `</s>`, the end of a sequence.
 pub const EOS: i32 = 2;
 
 /// One model's shape and weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
+    /// Transformer blocks.
     pub n_layer: u32,
+    /// Embedding width (hidden size).
     pub n_embd: u32,
+    /// Hidden width of each block's feed-forward network.
     pub n_ff: u32,
+    /// Attention query heads.
     pub n_head: u32,
+    /// Key/value heads, shared by groups of query heads; divides `n_head`.
     pub n_head_kv: u32,
+    /// Vocabulary size, tokens.
     pub n_vocab: u32,
     /// `llama.context_length`, the longest context the model claims.
     pub n_ctx_train: u32,
@@ -65,7 +73,9 @@ pub struct ModelSpec {
 /// A target and its draft.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TinyPair {
+    /// The model whose output is kept.
     pub target: ModelSpec,
+    /// The shallower model that proposes tokens.
     pub draft: ModelSpec,
 }
 
@@ -115,6 +125,7 @@ impl TinyPair {
         pair
     }
 
+    /// Checks both specs and that they share vocabulary and width; the error names the field.
     pub fn validate(&self) -> Result<(), KernelError> {
         self.target.validate("target")?;
         self.draft.validate("draft")?;
@@ -392,7 +403,9 @@ fn normal(seed: u64, name: &str, std: f32, n: u64) -> Vec<f32> {
 /// Paths of a generated pair.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairPaths {
+    /// The target's GGUF file.
     pub target: PathBuf,
+    /// The draft's GGUF file.
     pub draft: PathBuf,
 }
 
