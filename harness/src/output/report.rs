@@ -235,7 +235,7 @@ fn real_kernel(d: &mut Document, s: &Summary, r: &RealResult) {
             .iter()
             .map(|(k, v)| {
                 vec![
-                    format!("real.{k}"),
+                    crate::expectation::MetricSource::real(k).to_string(),
                     fmt_num(*v),
                     r.ci95
                         .get(k)
