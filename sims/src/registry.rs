@@ -88,6 +88,13 @@ pub fn conformance(sim: &dyn Simulation) -> Vec<String> {
         if m.description.trim().is_empty() {
             problems.push(format!("{name}: metric `{}` has no description", m.name));
         }
+        // A share must say it is one, so its interval stays inside [0, 1].
+        if m.unit == "fraction" && m.kind == crate::simulation::MetricKind::Unbounded {
+            problems.push(format!(
+                "{name}: metric `{}` is a fraction declared unbounded: say .proportion() (counts) or .fraction()",
+                m.name
+            ));
+        }
     }
     if let Err(e) = sim.prepare(&toml::Table::new()) {
         problems.push(format!("{name}: its defaults are rejected: {e}"));
@@ -261,6 +268,7 @@ mod tests {
             "no description",
             "declared twice",
             "has no unit",
+            "fraction declared unbounded",
             "defaults are rejected",
             "tool `Bad_Tool` is not kebab-case",
             "refers to no flag `--m`",

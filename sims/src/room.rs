@@ -38,6 +38,11 @@ pub trait Room: 'static {
     /// The metrics this room emits.
     fn metrics() -> &'static [MetricDef];
 
+    /// Parameters that only set how much is simulated (customers, hours, experiments), not
+    /// what. `--quick` may shrink these and still ask the claims' question; a quick change
+    /// of any other parameter makes the claims it touches inconclusive in the preview.
+    const HORIZON: &'static [&'static str] = &[];
+
     /// The room's real kernels (none by default).
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[]
@@ -104,6 +109,10 @@ impl<R: Room> Simulation for Registered<R> {
 
     fn tools(&self) -> &'static [Tool] {
         R::tools()
+    }
+
+    fn horizon_params(&self) -> &'static [&'static str] {
+        R::HORIZON
     }
 
     fn prepare(&self, table: &toml::Table) -> Result<PreparedParams, ParamsError> {

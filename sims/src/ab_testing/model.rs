@@ -336,23 +336,27 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
     let m = p.experiments as f64;
     let mut out = Outcome::default();
     let reject_rate = rejected as f64 / m;
+    let experiments = u64::from(p.experiments);
     if truth == 0 {
-        out.set("false_positive_rate", reject_rate);
+        out.set_proportion("false_positive_rate", rejected, experiments);
     } else {
-        out.set("power", reject_rate);
+        out.set_proportion("power", rejected, experiments);
     }
-    out.set("decision_correct_rate", correct as f64 / m);
+    out.set_proportion("decision_correct_rate", correct, experiments);
     out.set("users_used_fraction", users_used / m);
     let rpu = |s: &Sums| if s.n > 0.0 { s.revenue / s.n } else { 0.0 };
-    let conv = |s: &Sums| if s.n > 0.0 { s.converters / s.n } else { 0.0 };
     if p.outcome == OutcomeModel::Users {
         out.set("rpu_a", rpu(&totals[0]));
         out.set("rpu_b", rpu(&totals[1]));
         if rpu(&totals[0]) > 0.0 {
             out.set("rpu_lift", rpu(&totals[1]) / rpu(&totals[0]) - 1.0);
         }
-        out.set("conversion_a", conv(&totals[0]));
-        out.set("conversion_b", conv(&totals[1]));
+        // Users and buyers are whole counts carried as f64 sums.
+        let conv = |name: &str, s: &Sums, out: &mut Outcome| {
+            out.set_proportion(name, s.converters.round() as u64, s.n.round() as u64)
+        };
+        conv("conversion_a", &totals[0], &mut out);
+        conv("conversion_b", &totals[1], &mut out);
     }
 
     // The calculator's answer for this scenario's planning inputs.
@@ -385,7 +389,7 @@ pub(super) fn run(p: &AbTestingParams, streams: &RngStreams) -> Outcome {
             .filter(|_| user_level.run_user_level(half, &mut rng).sign == truth)
             .count();
         let half_power = wins as f64 / m;
-        out.set("power_half_sample_user_level", half_power);
+        out.set_proportion("power_half_sample_user_level", wins as u64, experiments);
         out.set("power_gap_vs_half_sample", reject_rate - half_power);
     }
     out

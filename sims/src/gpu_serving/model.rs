@@ -169,13 +169,6 @@ impl Cluster<'_> {
                 0.0
             },
         );
-        out.set(
-            "quota_rejected_fraction",
-            if w.open_arrivals > 0 {
-                w.rejected as f64 / w.open_arrivals as f64
-            } else {
-                0.0
-            },
-        );
+        out.set_proportion("quota_rejected_fraction", w.rejected, w.open_arrivals);
     }
 }

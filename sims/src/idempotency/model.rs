@@ -163,19 +163,17 @@ fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
 }
 
 fn outcome(p: &IdempotencyParams, c: &Counts, latency: &LatencyHistogram) -> Outcome {
-    let per10k = |x: u64| {
-        if c.payments == 0 {
-            0.0
-        } else {
-            x as f64 * 10_000.0 / c.payments as f64
-        }
-    };
     let mut out = Outcome::default();
-    out.set("double_charges_per_10k", per10k(c.extra_charges));
-    out.set("false_dedupes_per_10k", per10k(c.false_dedupes));
-    out.set("conflicts_per_10k", per10k(c.conflicts));
-    out.set("wrong_answers_per_10k", per10k(c.wrong_answers));
-    out.set("failed_payments_per_10k", per10k(c.failed));
+    let payments = c.payments as f64;
+    for (name, events) in [
+        ("double_charges_per_10k", c.extra_charges),
+        ("false_dedupes_per_10k", c.false_dedupes),
+        ("conflicts_per_10k", c.conflicts),
+        ("wrong_answers_per_10k", c.wrong_answers),
+        ("failed_payments_per_10k", c.failed),
+    ] {
+        out.set_rate(name, events, payments, 10_000.0);
+    }
     if !latency.is_empty() {
         out.set("p99_latency_ms", latency.value_at_quantile_s(0.99) * 1000.0);
     }

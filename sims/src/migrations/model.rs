@@ -490,7 +490,7 @@ impl Model<'_> {
             out.set("p99_ms_after", ms(&after.latency, 0.99));
         }
         let timeouts: u64 = self.windows.iter().map(|w| w.timeouts).sum();
-        out.set("timeouts", timeouts as f64);
+        out.set_count("timeouts", timeouts);
         let (t, n) = if p.procedure == Procedure::None {
             let n: u64 = self.windows.iter().map(|w| w.requests).sum();
             (timeouts, n)
@@ -498,7 +498,7 @@ impl Model<'_> {
             (during.timeouts, during.requests)
         };
         if n > 0 {
-            out.set("error_fraction", t as f64 / n as f64);
+            out.set_proportion("error_fraction", t, n);
         }
         if let Some(d) = self.pool_exhausted {
             out.set("pool_exhausted_after_s", d.as_secs_f64());

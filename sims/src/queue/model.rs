@@ -148,7 +148,6 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Result<Outcome, RunE
     }
 
     let mut out = Outcome::default();
-    let measured = (wait.count() + reneged).max(1) as f64;
     let window = end.since(window_start).as_secs_f64();
     // Metrics with no observations are left out (the verdict then says so) rather than
     // reported as 0.
@@ -160,7 +159,8 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Result<Outcome, RunE
         out.set("sojourn_p99", sojourn_hist.value_at_quantile_s(0.99));
         out.set("wait_p99", wait_hist.value_at_quantile_s(0.99));
     }
-    out.set("p_wait", waited as f64 / measured);
+    let trials = wait.count() + reneged;
+    out.set_proportion("p_wait", waited, trials);
     out.set("utilization", station.mean_busy(end) / p.servers as f64);
     out.set(
         "throughput",
@@ -171,7 +171,7 @@ pub(super) fn run(p: &QueueParams, streams: &RngStreams) -> Result<Outcome, RunE
         },
     );
     out.set("queue_length_mean", station.mean_queue_len(end));
-    out.set("reneged_fraction", reneged as f64 / measured);
+    out.set_proportion("reneged_fraction", reneged, trials);
     if classes > 1 {
         for (i, c) in per_class
             .iter()

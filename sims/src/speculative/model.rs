@@ -204,10 +204,10 @@ pub(super) fn run(p: &SpeculativeParams, streams: &RngStreams) -> Result<Outcome
     out.set("tokens_per_s", tokens as f64 / seconds);
     out.set("speedup", tokens as f64 / cost);
     if trials > 0 {
-        out.set("alpha_per_token", accepted as f64 / trials as f64);
+        out.set_proportion("alpha_per_token", accepted, trials);
     }
     if drafted > 0 {
-        out.set("accept_rate_drafted", accepted as f64 / drafted as f64);
+        out.set_proportion("accept_rate_drafted", accepted, drafted);
     }
     out.set("mean_tokens_per_cycle", tokens as f64 / cycles as f64);
     out.set("draft_cost_ratio", costs.draft_cost_ratio);

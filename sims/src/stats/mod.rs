@@ -1,7 +1,8 @@
 //! Statistics shared by every room: within a replication (tallies, time-weighted averages,
 //! latency histograms, quantiles of a sorted sample) and across replications (means with
-//! Student-t intervals, Welch's test of two means).
+//! Student-t intervals, intervals from pooled counts, Welch's test of two means).
 
+mod counts;
 mod histogram;
 mod interval;
 mod quantile;
@@ -9,6 +10,7 @@ mod tally;
 mod time_weighted;
 mod welch;
 
+pub use counts::{poisson_interval, wilson_interval};
 pub use histogram::LatencyHistogram;
 pub use interval::{Estimate, student_t_975};
 pub use quantile::value_at_quantile;

@@ -48,34 +48,40 @@ impl Counts {
     /// The replication's metrics, scaled to a day and a month from `p.sim_hours`.
     pub(super) fn report(&self, p: &TailSamplingParams) -> Outcome {
         let day = 24.0 / p.sim_hours;
-        let frac = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let mut out = Outcome::default();
         out.set("traces_per_day", self.traces as f64 * day);
         out.set("stored_traces_per_day", self.kept as f64 * day);
-        out.set("kept_fraction", frac(self.kept, self.traces));
+        out.set_proportion("kept_fraction", self.kept, self.traces);
         if self.error_traces > 0 {
-            out.set(
+            out.set_proportion(
                 "error_traces_kept_fraction",
-                frac(self.error_kept, self.error_traces),
+                self.error_kept,
+                self.error_traces,
             );
         }
         if self.slow_traces > 0 {
-            out.set(
+            out.set_proportion(
                 "slow_traces_kept_fraction",
-                frac(self.slow_kept, self.slow_traces),
+                self.slow_kept,
+                self.slow_traces,
             );
         }
         if self.probe_traces > 0 {
-            out.set(
+            out.set_proportion(
                 "health_traces_kept_fraction",
-                frac(self.probe_kept, self.probe_traces),
+                self.probe_kept,
+                self.probe_traces,
             );
         }
-        out.set(
+        // Per simulated day: the exposure is the window in days.
+        let days = p.sim_hours / 24.0;
+        out.set_rate(
             "dropped_undecided_per_day",
-            self.dropped_undecided as f64 * day,
+            self.dropped_undecided,
+            days,
+            1.0,
         );
-        out.set("fragment_traces_per_day", self.fragments as f64 * day);
+        out.set_rate("fragment_traces_per_day", self.fragments, days, 1.0);
         out.set("peak_pending_traces", self.peak_pending as f64);
         out.set(
             "peak_buffer_mb",
