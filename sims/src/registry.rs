@@ -218,6 +218,7 @@ mod tests {
         const METRICS: &[MetricDef] = &[
             MetricDef::new("x", "", "an x", Better::Neither),
             MetricDef::new("x", "s", "", Better::Neither),
+            MetricDef::new("share", "fraction", "a share", Better::Neither),
         ];
         fn go(
             _: &crate::tool::ToolArgs,
