@@ -1,34 +1,83 @@
-//! From replication values to estimates and claim verdicts.
+//! From replication values to estimates, and from estimates to a claim's verdict at one
+//! point: the interval a metric's kind calls for, the bound rule, repeated measurements, and
+//! the cases that can never be more than inconclusive.
 
 use std::collections::BTreeMap;
 
-use sims::stats::Estimate;
+use sims::simulation::{Bound, MetricDef, MetricKind};
+use sims::stats::{Estimate, poisson_interval, wilson_interval};
 
 use crate::expectation::{Expectation, MetricSource};
+use crate::runner::Samples;
 use crate::summary::{
     ClaimResult, Expected, MetricEstimate, PointResult, RealResult, Verdict, fmt_num,
 };
 
+/// Replications below which identical values are not taken as certainty.
+const ZERO_SPREAD_TRUSTED_FROM: u32 = 5;
+
+/// Estimates one metric from its replications. The interval follows the metric's kind and
+/// never leaves its range: Student t for an unbounded value, cut to the range for a bounded
+/// one; for a proportion (rate, count) the pooled counts' Wilson (Poisson-exact) interval
+/// joined with the spread between replications.
+pub fn estimate(def: Option<&MetricDef>, samples: &Samples) -> MetricEstimate {
+    let e = Estimate::from_samples(&samples.values);
+    let unit = def.map(|d| d.unit.to_string()).unwrap_or_default();
+    let (lo, hi) = def.map_or((f64::NEG_INFINITY, f64::INFINITY), |d| d.range());
+    let cut = |(a, b): (f64, f64)| (a.max(lo), b.min(hi));
+    let t = cut(e.ci95);
+    let mut mean = e.mean;
+    let mut ci = t;
+    let proportion = def.is_some_and(|d| d.kind == MetricKind::Proportion);
+    let pooled = |per: f64| -> Option<(f64, (f64, f64))> {
+        if samples.counts.is_empty() || samples.counts.len() != samples.values.len() {
+            return None;
+        }
+        let events: u64 = samples.counts.iter().map(|c| c.events).sum();
+        let exposure: f64 = samples.counts.iter().map(|c| c.exposure).sum();
+        if exposure <= 0.0 {
+            return None;
+        }
+        let (a, b) = if proportion {
+            wilson_interval(events, exposure.round() as u64)
+        } else {
+            let (a, b) = poisson_interval(events);
+            (a / exposure, b / exposure)
+        };
+        Some((per * events as f64 / exposure, (per * a, per * b)))
+    };
+    let per = match def.map(|d| d.kind) {
+        Some(MetricKind::Proportion) | Some(MetricKind::Count) => Some(1.0),
+        Some(MetricKind::Rate { per }) => Some(per),
+        _ => None,
+    };
+    if let Some((m, (a, b))) = per.and_then(pooled) {
+        mean = m;
+        // The spread between replications counts too when events cluster.
+        ci = if e.n >= 2 {
+            (a.min(t.0), b.max(t.1))
+        } else {
+            (a, b)
+        };
+        ci = cut(ci);
+    }
+    MetricEstimate {
+        mean,
+        ci95: [ci.0, ci.1],
+        std: e.std,
+        n: e.n,
+        unit,
+    }
+}
+
 /// Estimates every metric of one point.
 pub fn estimates(
-    values: &BTreeMap<String, Vec<f64>>,
-    unit_of: impl Fn(&str) -> String,
+    samples: &BTreeMap<String, Samples>,
+    def_of: impl Fn(&str) -> Option<&'static MetricDef>,
 ) -> BTreeMap<String, MetricEstimate> {
-    values
+    samples
         .iter()
-        .map(|(k, xs)| {
-            let e = Estimate::from_samples(xs);
-            (
-                k.clone(),
-                MetricEstimate {
-                    mean: e.mean,
-                    ci95: [e.ci95.0, e.ci95.1],
-                    std: e.std,
-                    n: e.n,
-                    unit: unit_of(k),
-                },
-            )
-        })
+        .map(|(k, s)| (k.clone(), estimate(def_of(k), s)))
         .collect()
 }
 
@@ -62,9 +111,35 @@ pub struct Judgement {
     pub assessment: Assessment,
 }
 
+/// What, besides the expectation and the estimate, a verdict takes into account.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    /// The metric's definition (its range, whether it is exact).
+    pub def: Option<&'a MetricDef>,
+    /// The model bounds the metric here.
+    pub bound: Option<Bound>,
+    /// `--quick` changed these parameters at the point: the preview asks another question.
+    pub preview: &'a [String],
+}
+
+fn interval_text(lo: f64, hi: f64) -> String {
+    format!("[{}, {}]", fmt_num(lo), fmt_num(hi))
+}
+
 /// The verdict for an estimate against an expectation: holds when the 95% CI lies inside the
-/// accepted range, fails when wholly outside, inconclusive otherwise or with one replication.
+/// accepted range, fails when wholly outside, inconclusive otherwise. A bound can only refute
+/// on its own side (a lower bound above the range) or confirm a one-sided claim in its
+/// direction; a single replication, or identical values in a few, is never more than
+/// inconclusive.
 pub fn verdict(expected: &Expectation, measured: Option<&MetricEstimate>) -> Assessment {
+    judge_estimate(expected, measured, &Context::default())
+}
+
+fn judge_estimate(
+    expected: &Expectation,
+    measured: Option<&MetricEstimate>,
+    cx: &Context<'_>,
+) -> Assessment {
     let Some(m) = measured else {
         return Assessment::new(
             Verdict::Inconclusive,
@@ -73,9 +148,9 @@ pub fn verdict(expected: &Expectation, measured: Option<&MetricEstimate>) -> Ass
     };
     let (lo, hi) = expected.range();
     let [clo, chi] = m.ci95;
-    let ci = format!("95% CI [{}, {}]", fmt_num(clo), fmt_num(chi));
-    let range = format!("[{}, {}]", fmt_num(lo), fmt_num(hi));
-    if m.n < 2 {
+    let ci = format!("95% CI {}", interval_text(clo, chi));
+    let range = interval_text(lo, hi);
+    if m.n < 2 && clo == chi {
         // A single replication has no interval: judge the point value but say so.
         let inside = lo <= m.mean && m.mean <= hi;
         return Assessment::new(
@@ -87,13 +162,101 @@ pub fn verdict(expected: &Expectation, measured: Option<&MetricEstimate>) -> Ass
             ),
         );
     }
-    if lo <= clo && chi <= hi {
-        Assessment::new(Verdict::Holds, format!("{ci} inside {range}"))
-    } else if chi < lo || clo > hi {
-        let side = if chi < lo { "below" } else { "above" };
-        Assessment::new(Verdict::Fails, format!("{ci} wholly {side} {range}"))
+    let exact = cx.def.is_some_and(|d| d.exact);
+    if m.std == 0.0 && clo == chi && !exact && m.n < ZERO_SPREAD_TRUSTED_FROM {
+        return Assessment::new(
+            Verdict::Inconclusive,
+            format!(
+                "identical in all {} replications ({}): too few to call that certain",
+                m.n,
+                fmt_num(m.mean)
+            ),
+        );
+    }
+    let inside = lo <= clo && chi <= hi;
+    let below = chi < lo;
+    let above = clo > hi;
+    match cx.bound.unwrap_or(Bound::Estimate) {
+        Bound::Estimate => {
+            if inside {
+                Assessment::new(Verdict::Holds, format!("{ci} inside {range}"))
+            } else if below || above {
+                let side = if below { "below" } else { "above" };
+                Assessment::new(Verdict::Fails, format!("{ci} wholly {side} {range}"))
+            } else {
+                Assessment::new(Verdict::Inconclusive, format!("{ci} overlaps {range}"))
+            }
+        }
+        Bound::Lower => {
+            // The real value is at least the model's.
+            if above {
+                Assessment::new(
+                    Verdict::Fails,
+                    format!("a lower bound: {ci} already above {range}"),
+                )
+            } else if hi == f64::INFINITY && lo <= clo {
+                Assessment::new(
+                    Verdict::Holds,
+                    format!("a lower bound: {ci} already at or above {}", fmt_num(lo)),
+                )
+            } else {
+                Assessment::new(
+                    Verdict::Inconclusive,
+                    format!(
+                        "a lower bound ({ci}) cannot confirm {range}: the real value may be higher"
+                    ),
+                )
+            }
+        }
+        Bound::Upper => {
+            if below {
+                Assessment::new(
+                    Verdict::Fails,
+                    format!("an upper bound: {ci} already below {range}"),
+                )
+            } else if lo == f64::NEG_INFINITY && chi <= hi {
+                Assessment::new(
+                    Verdict::Holds,
+                    format!("an upper bound: {ci} already at or below {}", fmt_num(hi)),
+                )
+            } else {
+                Assessment::new(
+                    Verdict::Inconclusive,
+                    format!(
+                        "an upper bound ({ci}) cannot confirm {range}: the real value may be lower"
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The model's interval against a repeated measurement's: holds when the difference's
+/// interval lies within the tolerance, fails when wholly beyond it, inconclusive otherwise;
+/// a measurement made once can never be more than inconclusive.
+fn judge_match(model: &MetricEstimate, real: &MetricEstimate, half_width: f64) -> Assessment {
+    let [mlo, mhi] = model.ci95;
+    let [rlo, rhi] = real.ci95;
+    let (dlo, dhi) = (mlo - rhi, mhi - rlo);
+    let diff = format!(
+        "model {} vs measured {}: difference in {} against ±{}",
+        interval_text(mlo, mhi),
+        interval_text(rlo, rhi),
+        interval_text(dlo, dhi),
+        fmt_num(half_width)
+    );
+    if real.n < 2 && rlo == rhi {
+        return Assessment::new(
+            Verdict::Inconclusive,
+            format!("measured once, no interval to match: {diff}"),
+        );
+    }
+    if -half_width <= dlo && dhi <= half_width {
+        Assessment::new(Verdict::Holds, diff)
+    } else if dlo > half_width || dhi < -half_width {
+        Assessment::new(Verdict::Fails, diff)
     } else {
-        Assessment::new(Verdict::Inconclusive, format!("{ci} overlaps {range}"))
+        Assessment::new(Verdict::Inconclusive, diff)
     }
 }
 
@@ -104,36 +267,64 @@ pub fn judge(
     source: &MetricSource,
     point: &PointResult,
     real: Option<&RealResult>,
+    cx: &Context<'_>,
 ) -> Judgement {
-    let (judged, wire) = match expected {
-        Expectation::Matches {
-            measurement,
-            tolerance,
-        } => match real_estimate(real, measurement) {
-            Err(why) => {
-                let measured = match source {
-                    MetricSource::Model(name) => point.metrics.get(name).cloned(),
-                    MetricSource::Real(_) => None,
-                };
-                return Judgement {
-                    expected: expected.to_wire(),
-                    measured,
-                    assessment: Assessment::new(Verdict::NotRun, why),
-                };
-            }
+    let model = |name: &str| point.metrics.get(name).cloned();
+    if !cx.preview.is_empty() && !source.is_real() {
+        return Judgement {
+            expected: expected.to_wire(),
+            measured: match source {
+                MetricSource::Model(n) => model(n),
+                MetricSource::Real(_) => None,
+            },
+            assessment: Assessment::new(
+                Verdict::Inconclusive,
+                format!(
+                    "preview at other parameters: --quick sets {}",
+                    cx.preview.join(", ")
+                ),
+            ),
+        };
+    }
+    if let Expectation::Matches {
+        measurement,
+        tolerance,
+    } = expected
+    {
+        let measured = match source {
+            MetricSource::Model(name) => model(name),
+            MetricSource::Real(_) => None,
+        };
+        return match real_estimate(real, measurement) {
+            Err(why) => Judgement {
+                expected: expected.to_wire(),
+                measured,
+                assessment: Assessment::new(Verdict::NotRun, why),
+            },
             Ok(e) => {
-                let judged = Expectation::Approx {
+                // The wire form keeps the measurement's name beside the value it resolved to.
+                let mut wire = Expectation::Approx {
                     value: e.mean,
                     tolerance: *tolerance,
-                };
-                // The wire form keeps the measurement's name beside the value it resolved to.
-                let mut wire = judged.to_wire();
+                }
+                .to_wire();
                 wire.matches = expected.to_wire().matches;
-                (judged, wire)
+                let assessment = match &measured {
+                    Some(m) => judge_match(m, &e, tolerance.half_width(e.mean)),
+                    None => Assessment::new(
+                        Verdict::Inconclusive,
+                        "the model did not produce this metric at this point",
+                    ),
+                };
+                Judgement {
+                    expected: wire,
+                    measured,
+                    assessment,
+                }
             }
-        },
-        other => (other.clone(), other.to_wire()),
-    };
+        };
+    }
+    let wire = expected.to_wire();
     match source {
         MetricSource::Real(name) => match real_estimate(real, name) {
             Err(why) => Judgement {
@@ -141,22 +332,32 @@ pub fn judge(
                 measured: None,
                 assessment: Assessment::new(Verdict::NotRun, why),
             },
-            Ok(e) if e.n < 2 => {
-                // Measured once: judge the value itself and say so.
-                let (lo, hi) = judged.range();
-                let inside = judged.accepts(e.mean);
-                let verdict = if inside {
-                    Verdict::Holds
-                } else {
-                    Verdict::Fails
+            Ok(e) if e.n < 2 && e.ci95[0] == e.ci95[1] => {
+                let exact = real.is_some_and(|r| r.exact.iter().any(|x| x == name));
+                let (lo, hi) = expected.range();
+                let inside = expected.accepts(e.mean);
+                let verdict = match (exact, inside) {
+                    (true, true) => Verdict::Holds,
+                    (true, false) => Verdict::Fails,
+                    (false, _) => Verdict::Inconclusive,
                 };
-                let reason = format!(
-                    "measured once: {} {} [{}, {}]",
-                    fmt_num(e.mean),
-                    if inside { "inside" } else { "outside" },
-                    fmt_num(lo),
-                    fmt_num(hi)
-                );
+                let reason = if exact {
+                    // A fact the kernel checked (a type, a count the database keeps), not a noisy
+                    // timing: one look is the answer.
+                    format!(
+                        "checked: {} {} {}",
+                        fmt_num(e.mean),
+                        if inside { "inside" } else { "outside" },
+                        interval_text(lo, hi)
+                    )
+                } else {
+                    format!(
+                        "measured once, no interval: {} {} {} (repeat the trials)",
+                        fmt_num(e.mean),
+                        if inside { "inside" } else { "outside" },
+                        interval_text(lo, hi)
+                    )
+                };
                 Judgement {
                     expected: wire,
                     measured: Some(e),
@@ -164,7 +365,7 @@ pub fn judge(
                 }
             }
             Ok(e) => Judgement {
-                assessment: verdict(&judged, Some(&e)),
+                assessment: judge_estimate(expected, Some(&e), &Context::default()),
                 expected: wire,
                 measured: Some(e),
             },
@@ -172,7 +373,7 @@ pub fn judge(
         MetricSource::Model(name) => {
             let measured = point.metrics.get(name);
             Judgement {
-                assessment: verdict(&judged, measured),
+                assessment: judge_estimate(expected, measured, cx),
                 expected: wire,
                 measured: measured.cloned(),
             }
@@ -197,29 +398,36 @@ fn real_estimate(real: Option<&RealResult>, name: &str) -> Result<MetricEstimate
         mean: v,
         ci95,
         std: 0.0,
-        n: n.max(if r.ci95.contains_key(name) { 2 } else { 1 }),
+        n,
         unit: r.units.get(name).cloned().unwrap_or_default(),
     })
 }
 
-/// Counts of each verdict, in the order holds, fails, inconclusive, not_run.
-pub fn tally(claims: &[ClaimResult]) -> [usize; 4] {
-    let mut t = [0; 4];
-    for c in claims {
-        t[match c.verdict {
+/// Counts of each verdict, in the order holds, fails, inconclusive, not_run, depends.
+pub fn tally(verdicts: impl IntoIterator<Item = Verdict>) -> [usize; 5] {
+    let mut t = [0; 5];
+    for v in verdicts {
+        t[match v {
             Verdict::Holds => 0,
             Verdict::Fails => 1,
             Verdict::Inconclusive => 2,
             Verdict::NotRun => 3,
+            Verdict::Depends => 4,
         }] += 1;
     }
     t
+}
+
+/// The verdicts of claim rows (for tallies of rows).
+pub fn row_verdicts(claims: &[ClaimResult]) -> impl Iterator<Item = Verdict> + '_ {
+    claims.iter().map(|c| c.verdict)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::expectation::Tolerance;
+    use sims::simulation::{Better, Counted};
 
     fn est(lo: f64, hi: f64) -> MetricEstimate {
         MetricEstimate {
@@ -252,40 +460,129 @@ mod tests {
     }
 
     #[test]
-    fn a_single_measurement_is_judged_with_strict_bounds() {
-        let point = PointResult {
-            index: 0,
-            label: None,
-            params: serde_json::Value::Null,
-            metrics: Default::default(),
+    fn a_bound_refutes_one_side_and_confirms_only_its_own() {
+        let lower = Context {
+            bound: Some(Bound::Lower),
+            ..Context::default()
         };
-        let real = RealResult {
-            kernel: "k".into(),
-            status: "ok".into(),
-            reason: String::new(),
-            metrics: [("zero".to_string(), 0.0)].into(),
-            units: Default::default(),
-            ci95: Default::default(),
-            n: Default::default(),
-            calibration: Default::default(),
-            calibrated_points: Vec::new(),
-            findings: Vec::new(),
-            environment: Default::default(),
-            series: Vec::new(),
-            wall_s: 0.0,
+        let j = |e: &Expectation, m| judge_estimate(e, Some(&m), &lower).verdict;
+        // p99 inflation < 5%: a lower bound under 5% cannot confirm it...
+        assert_eq!(
+            j(&Expectation::Below(5.0), est(1.0, 2.0)),
+            Verdict::Inconclusive
+        );
+        // ...and one above 5% refutes it.
+        assert_eq!(j(&Expectation::Below(5.0), est(6.0, 8.0)), Verdict::Fails);
+        // "more than 5%": a lower bound above 5% confirms it.
+        assert_eq!(j(&Expectation::Above(5.0), est(6.0, 8.0)), Verdict::Holds);
+        let upper = Context {
+            bound: Some(Bound::Upper),
+            ..Context::default()
         };
-        let j = judge(
-            &Expectation::Above(0.0),
-            &MetricSource::real("zero"),
-            &point,
-            Some(&real),
+        let j = |e: &Expectation, m| judge_estimate(e, Some(&m), &upper).verdict;
+        assert_eq!(j(&Expectation::Below(5.0), est(1.0, 2.0)), Verdict::Holds);
+        assert_eq!(j(&Expectation::Above(5.0), est(1.0, 2.0)), Verdict::Fails);
+        assert_eq!(
+            j(&Expectation::Above(0.5), est(1.0, 2.0)),
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn identical_values_in_few_replications_are_not_certainty() {
+        let m = MetricEstimate {
+            mean: 1.0,
+            ci95: [1.0, 1.0],
+            std: 0.0,
+            n: 3,
+            unit: String::new(),
+        };
+        let e = Expectation::Above(0.5);
+        assert_eq!(verdict(&e, Some(&m)).verdict, Verdict::Inconclusive);
+        let exact = MetricDef::new("k", "x", "an exact value", Better::Neither).exact();
+        let cx = Context {
+            def: Some(&exact),
+            ..Context::default()
+        };
+        assert_eq!(judge_estimate(&e, Some(&m), &cx).verdict, Verdict::Holds);
+    }
+
+    #[test]
+    fn a_match_is_judged_on_both_intervals_and_never_on_one_measurement() {
+        let model = est(9.5, 10.5);
+        assert_eq!(
+            judge_match(&model, &est(9.8, 10.2), 1.0).verdict,
+            Verdict::Holds
         );
         assert_eq!(
-            j.assessment.verdict,
-            Verdict::Fails,
-            "{}",
-            j.assessment.reason
+            judge_match(&model, &est(12.0, 13.0), 1.0).verdict,
+            Verdict::Fails
         );
-        assert!(j.assessment.reason.starts_with("measured once"));
+        assert_eq!(
+            judge_match(&model, &est(10.0, 12.0), 1.0).verdict,
+            Verdict::Inconclusive
+        );
+        let once = MetricEstimate {
+            mean: 10.0,
+            ci95: [10.0, 10.0],
+            std: 0.0,
+            n: 1,
+            unit: String::new(),
+        };
+        assert_eq!(
+            judge_match(&model, &once, 5.0).verdict,
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn intervals_stay_in_their_metrics_range() {
+        let frac = MetricDef::new("f", "fraction", "a share", Better::Neither).fraction();
+        let e = estimate(
+            Some(&frac),
+            &Samples {
+                values: vec![0.99, 1.0, 1.0],
+                counts: Vec::new(),
+            },
+        );
+        assert!(e.ci95[1] <= 1.0 && e.ci95[0] >= 0.0, "{e:?}");
+        // Every error kept in two replications: pooled counts, never [1, 1].
+        let prop = MetricDef::new("p", "fraction", "kept", Better::Higher).proportion();
+        let all = Samples {
+            values: vec![1.0, 1.0],
+            counts: vec![
+                Counted {
+                    events: 40,
+                    exposure: 40.0,
+                },
+                Counted {
+                    events: 60,
+                    exposure: 60.0,
+                },
+            ],
+        };
+        let e = estimate(Some(&prop), &all);
+        assert_eq!(e.mean, 1.0);
+        assert!(
+            e.ci95[0] < 0.97 && e.ci95[0] > 0.95 && e.ci95[1] == 1.0,
+            "{e:?}"
+        );
+        // No events in 3 replications of a count: at most about 3.7 / 3 per replication.
+        let count = MetricDef::new("c", "events", "events", Better::Lower).count();
+        let none = Samples {
+            values: vec![0.0; 3],
+            counts: vec![
+                Counted {
+                    events: 0,
+                    exposure: 1.0,
+                };
+                3
+            ],
+        };
+        let e = estimate(Some(&count), &none);
+        assert!(
+            e.ci95[0] == 0.0 && (e.ci95[1] - 3.689 / 3.0).abs() < 1e-3,
+            "{e:?}"
+        );
     }
 }

@@ -72,7 +72,12 @@ impl Diagnostic {
     /// Renders `error: file:line:col: field: message`, the source line with a caret
     /// underline, and the help line.
     pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = String::from("error: ");
+        self.render_as("error", source)
+    }
+
+    /// Renders as [`Diagnostic::render`] with another level (`warning`).
+    pub fn render_as(&self, level: &str, source: Option<&str>) -> String {
+        let mut out = format!("{level}: ");
         let mut snippet = String::new();
         if let Some(f) = &self.file {
             out.push_str(&f.display().to_string());

@@ -135,6 +135,12 @@ fn to_result(name: &str, r: &KernelReport, calibrated: Vec<usize>, wall_s: f64) 
         .filter_map(|(k, m)| m.ci95.map(|c| (k.clone(), c)))
         .collect();
     let n = r.metrics.iter().map(|(k, m)| (k.clone(), m.n)).collect();
+    let exact = r
+        .metrics
+        .iter()
+        .filter(|(_, m)| m.exact)
+        .map(|(k, _)| k.clone())
+        .collect();
     let calibration = match to_json(&toml::Value::Table(r.calibration.clone())) {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -147,6 +153,7 @@ fn to_result(name: &str, r: &KernelReport, calibrated: Vec<usize>, wall_s: f64) 
         units,
         ci95,
         n,
+        exact,
         calibration,
         calibrated_points: calibrated,
         findings: r.findings.clone(),

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use sims::des::RngStreams;
-use sims::simulation::{Outcome, RunContext, RunError};
+use sims::simulation::{Counted, MetricKind, Outcome, PreparedParams, RunContext, RunError};
 
 use crate::error::LabError;
 use crate::scenario::ScenarioPlan;
@@ -93,61 +93,116 @@ pub fn run_units(
     let results: Vec<Result<UnitResult, LabError>> = units
         .par_iter()
         .map(|&(point, replication)| {
-            let stream_point = if plan.common_random_numbers {
-                0
-            } else {
-                point as u64
-            };
-            let ctx = RunContext {
-                streams: RngStreams::new(plan.seed, stream_point, replication as u64),
-                point,
-                replication,
-            };
-            let out = plan
-                .sim
-                .run(&plan.points[point].prepared, &ctx)
-                .map_err(|e| {
-                    let msg = format!(
-                        "{}: point {point}, replication {replication}: {e}",
-                        plan.file.display()
-                    );
-                    match e {
-                        RunError::Infeasible(_) | RunError::Params(_) => LabError::bad(msg),
-                        _ => LabError::internal(msg),
-                    }
-                })?;
-            if let Some(name) = out.metrics.keys().find(|k| plan.sim.metric_def(k).is_none()) {
-                return Err(LabError::internal(format!(
-                    "{}: point {point}, replication {replication}: `{}` emitted metric `{name}`, which it does not declare",
-                    plan.id,
-                    plan.sim.name()
-                )));
-            }
-            if let Some((name, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite()) {
-                return Err(LabError::internal(format!(
-                    "{}: point {point}, replication {replication}: metric `{name}` is {v}",
-                    plan.id
-                )));
-            }
+            let r = run_one(plan, point, &plan.points[point].prepared, replication);
             pb.inc(1);
-            Ok(UnitResult {
-                point,
-                replication,
-                seed_key: ctx.streams.derive_u64("seed"),
-                outcome: out,
-            })
+            r
         })
         .collect();
     results.into_iter().collect()
 }
 
+/// Runs every replication of point `point` on other parameters (a robustness probe): the same
+/// random streams as the point's own replications, so the difference is the parameter's.
+pub fn run_variant(
+    plan: &ScenarioPlan,
+    point: usize,
+    params: &PreparedParams,
+) -> Result<BTreeMap<String, Samples>, LabError> {
+    let results: Vec<Result<UnitResult, LabError>> = (0..plan.replications)
+        .into_par_iter()
+        .map(|r| run_one(plan, point, params, r))
+        .collect();
+    let results = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(by_point_metric(&results).remove(&point).unwrap_or_default())
+}
+
+/// One replication, checked: declared metrics only, finite values, the counts a proportion,
+/// rate or count needs.
+fn run_one(
+    plan: &ScenarioPlan,
+    point: usize,
+    params: &PreparedParams,
+    replication: u32,
+) -> Result<UnitResult, LabError> {
+    let stream_point = if plan.common_random_numbers {
+        0
+    } else {
+        point as u64
+    };
+    let ctx = RunContext {
+        streams: RngStreams::new(plan.seed, stream_point, replication as u64),
+        point,
+        replication,
+    };
+    let at = || {
+        format!(
+            "{}: point {point}, replication {replication}",
+            plan.file.display()
+        )
+    };
+    let out = plan.sim.run(params, &ctx).map_err(|e| {
+        let msg = format!("{}: {e}", at());
+        match e {
+            RunError::Infeasible(_) | RunError::Params(_) => LabError::bad(msg),
+            _ => LabError::internal(msg),
+        }
+    })?;
+    for name in out.metrics.keys() {
+        let Some(def) = plan.sim.metric_def(name) else {
+            return Err(LabError::internal(format!(
+                "{}: `{}` emitted metric `{name}`, which it does not declare",
+                at(),
+                plan.sim.name()
+            )));
+        };
+        let counted = matches!(
+            def.kind,
+            MetricKind::Proportion | MetricKind::Rate { .. } | MetricKind::Count
+        );
+        if counted != out.counts.contains_key(name) {
+            return Err(LabError::internal(format!(
+                "{}: metric `{name}` {} counts, and its definition says it is {:?}",
+                at(),
+                if counted { "came without" } else { "came with" },
+                def.kind
+            )));
+        }
+    }
+    if let Some((name, v)) = out.metrics.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(LabError::internal(format!(
+            "{}: metric `{name}` is {v}",
+            at()
+        )));
+    }
+    Ok(UnitResult {
+        point,
+        replication,
+        seed_key: ctx.streams.derive_u64("seed"),
+        outcome: out,
+    })
+}
+
+/// A metric's replication values at one point, in replication order, with the counts behind
+/// them (for proportions, rates and counts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// One value per replication.
+    pub values: Vec<f64>,
+    /// The counts behind each value (empty for other metrics).
+    pub counts: Vec<Counted>,
+}
+
 /// Replication values per point and metric, in replication order.
-pub fn by_point_metric(results: &[UnitResult]) -> BTreeMap<usize, BTreeMap<String, Vec<f64>>> {
-    let mut m: BTreeMap<usize, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+pub fn by_point_metric(results: &[UnitResult]) -> BTreeMap<usize, BTreeMap<String, Samples>> {
+    let mut m: BTreeMap<usize, BTreeMap<String, Samples>> = BTreeMap::new();
     for r in results {
         let point = m.entry(r.point).or_default();
         for (k, v) in &r.outcome.metrics {
-            point.entry(k.clone()).or_default().push(*v);
+            let s = point.entry(k.clone()).or_default();
+            s.values.push(*v);
+            if let Some(c) = r.outcome.counts.get(k) {
+                s.counts.push(*c);
+            }
         }
     }
     m

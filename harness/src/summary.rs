@@ -27,8 +27,14 @@ pub struct Summary {
     pub points: Vec<PointResult>,
     /// Every claim at every point it was judged at.
     pub claims: Vec<ClaimResult>,
+    /// One verdict of record per claim, with what would flip it: the decision.
+    #[serde(default)]
+    pub verdicts: Vec<VerdictRecord>,
     /// The real kernel's outcome, when the scenario has one.
     pub real: Vec<RealResult>,
+    /// Where the scenario's parameters come from (`[sources]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceSpec>,
     /// The scenario's `[[charts]]`, so `lab report` can redraw them from this file alone.
     #[serde(default)]
     pub charts: Vec<ChartSpec>,
@@ -107,6 +113,64 @@ pub struct MetricEstimate {
     pub unit: String,
 }
 
+/// Where a parameter's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Measured: by a real kernel, or a dataset in `datasets/` with its provenance.
+    Measured,
+    /// From a datasheet, paper or documentation (cite it in `ref`).
+    Sourced,
+    /// An input the article states (never one of its claimed results).
+    Article,
+    /// The lab's choice: give the plausible `range`.
+    Assumed,
+}
+
+impl SourceKind {
+    /// The kind as the scenario spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Measured => "measured",
+            SourceKind::Sourced => "sourced",
+            SourceKind::Article => "article",
+            SourceKind::Assumed => "assumed",
+        }
+    }
+}
+
+/// How a range is searched: evenly, or by ratios (for ranges over orders of magnitude).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Evenly spaced.
+    #[default]
+    Linear,
+    /// Evenly spaced in the logarithm (both ends > 0).
+    Log,
+}
+
+/// A `[sources]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// measured, sourced, article or assumed.
+    pub kind: SourceKind,
+    /// Where it comes from: a dataset, a paper, a kernel (required for measured and sourced).
+    #[serde(default, rename = "ref", skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+    /// The plausible range of an assumed value, `[low, high]`: the verdicts that use it are
+    /// checked at both ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    /// How the range is searched for a flip point (default linear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
+    /// Why this value, in a sentence.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
 /// A claim's outcome.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +183,9 @@ pub enum Verdict {
     Inconclusive,
     /// The claim needs hardware or a service that is absent.
     NotRun,
+    /// The verdict changes as an assumed parameter moves across its plausible range (the
+    /// verdict of record only; `depends_on` says where it flips).
+    Depends,
 }
 
 impl Verdict {
@@ -129,6 +196,7 @@ impl Verdict {
             Verdict::Fails => "fails",
             Verdict::Inconclusive => "inconclusive",
             Verdict::NotRun => "not_run",
+            Verdict::Depends => "depends",
         }
     }
 }
@@ -157,6 +225,93 @@ pub struct ClaimResult {
     /// `[[claims]]`): why the article's number does or does not come out.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// mechanism, arithmetic or measurement.
+    #[serde(default = "mechanism")]
+    pub kind: String,
+    /// Whether this row decides the verdict of record (a what-if row does not).
+    #[serde(default = "yes")]
+    pub of_record: bool,
+}
+
+fn mechanism() -> String {
+    "mechanism".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One claim's verdict of record, with what would flip it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerdictRecord {
+    /// The claim's id.
+    pub id: String,
+    /// The article's sentence.
+    pub text: String,
+    /// mechanism, arithmetic or measurement.
+    pub kind: String,
+    /// The metric judged.
+    pub metric: String,
+    /// The verdict of record.
+    pub verdict: Verdict,
+    /// How the rows gave it: single, article, all or any.
+    pub rule: String,
+    /// Indices into `claims` of its rows (the point of record first).
+    pub rows: Vec<usize>,
+    /// Why, in one sentence: the deciding row's reason, or where it flips.
+    pub reason: String,
+    /// The mechanism, in the author's words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// The assumed parameters checked across their ranges, and where they flip the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependence>,
+    /// Where the verdict flips along the parameter the claim's `boundary` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<BoundaryResult>,
+}
+
+/// An assumed parameter moved across its plausible range.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Dependence {
+    /// The parameter (dotted path).
+    pub param: String,
+    /// The scenario's value.
+    pub value: f64,
+    /// Its plausible range, `[low, high]`.
+    pub range: [f64; 2],
+    /// The verdict of record at the low end, the scenario's value and the high end.
+    pub verdicts: [Verdict; 3],
+    /// Where the verdict stops being the scenario value's (absent when it holds across the
+    /// whole range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flips_at: Option<f64>,
+    /// `above` or `below` the flip point is where the claim holds (absent when it holds on
+    /// neither side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_when: Option<String>,
+}
+
+/// A requested flip point.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BoundaryResult {
+    /// The parameter searched.
+    pub param: String,
+    /// Where the metric's mean crosses the claim's threshold (absent when it does not
+    /// cross it in the searched range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The flip point's 95% interval: where the metric's interval crosses the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
+    /// `above` or `below` the flip point is where the claim holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_when: Option<String>,
+    /// The threshold the metric crosses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// What the search found, in words.
+    pub reason: String,
 }
 
 impl ClaimResult {
@@ -186,6 +341,9 @@ pub struct RealResult {
     /// Repetitions behind each value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub n: BTreeMap<String, u32>,
+    /// Measurements that are checked facts, judged as they are (no interval needed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exact: Vec<String>,
     /// Parameter values the kernel measured for the model.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub calibration: serde_json::Map<String, serde_json::Value>,

@@ -96,8 +96,17 @@ pub fn conformance(sim: &dyn Simulation) -> Vec<String> {
             ));
         }
     }
-    if let Err(e) = sim.prepare(&toml::Table::new()) {
-        problems.push(format!("{name}: its defaults are rejected: {e}"));
+    match sim.prepare(&toml::Table::new()) {
+        Err(e) => problems.push(format!("{name}: its defaults are rejected: {e}")),
+        Ok(defaults) => {
+            for h in sim.horizon_params() {
+                if !defaults.table().contains_key(*h) {
+                    problems.push(format!(
+                        "{name}: horizon parameter `{h}` is not a parameter"
+                    ));
+                }
+            }
+        }
     }
     let mut kernel_names = std::collections::BTreeSet::new();
     for k in sim.kernels() {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use crate::error::{LabError, exit_code};
 use crate::scenario::{LoadOptions, load_all};
 
-/// Validates every file; all problems in all files are reported together.
+/// Validates every file; all problems in all files are reported together, then each file's
+/// warnings (assumed values without a range) on stderr.
 pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
     let plans = load_all(paths, &LoadOptions::default())?;
     // `--quick` applies [quick]; a mistake there must not wait for the first quick run.
@@ -17,6 +18,9 @@ pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
         },
     )?;
     for p in &plans {
+        for w in &p.warnings {
+            eprint!("{w}");
+        }
         crate::outln!(
             "ok  {}  ({}, sim {}: {} points x {} replications, {} claims, {} charts)",
             p.file.display(),

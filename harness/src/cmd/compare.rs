@@ -87,8 +87,8 @@ pub struct Flip {
     pub scenario: String,
     /// The claim's id.
     pub claim: String,
-    /// The point it was judged at.
-    pub point: usize,
+    /// The point it was judged at; `None` for the verdict of record.
+    pub point: Option<usize>,
     /// The verdict in A.
     pub a: Verdict,
     /// The verdict in B.
@@ -180,6 +180,20 @@ pub fn compare(
                 "scenario `{id}`: the scenario files differ between A and B"
             ));
         }
+        // The verdicts of record first: the decision that changed.
+        for va in &sa.verdicts {
+            if let Some(vb) = sb.verdicts.iter().find(|v| v.id == va.id) {
+                if va.verdict != vb.verdict {
+                    flips.push(Flip {
+                        scenario: id.clone(),
+                        claim: va.id.clone(),
+                        point: None,
+                        a: va.verdict,
+                        b: vb.verdict,
+                    });
+                }
+            }
+        }
         for ca in &sa.claims {
             if let Some(cb) = sb
                 .claims
@@ -190,7 +204,7 @@ pub fn compare(
                     flips.push(Flip {
                         scenario: id.clone(),
                         claim: ca.id.clone(),
-                        point: ca.point,
+                        point: Some(ca.point),
                         a: ca.verdict,
                         b: cb.verdict,
                     });
@@ -349,7 +363,9 @@ impl Report<'_> {
                     vec![
                         f.scenario.clone(),
                         f.claim.clone(),
-                        f.point.to_string(),
+                        f.point
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "of record".into()),
                         f.a.as_str().to_string(),
                         f.b.as_str().to_string(),
                     ]
@@ -447,7 +463,7 @@ mod tests {
         let flips = [Flip {
             scenario: "<x>".into(),
             claim: "c & d".into(),
-            point: 0,
+            point: Some(0),
             a: Verdict::Holds,
             b: Verdict::Fails,
         }];

@@ -14,8 +14,8 @@ use crate::runner::{self, Shard};
 use crate::scenario::values::to_json;
 use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all};
 use crate::summary::{
-    ClaimResult, PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary,
-    Verdict, fmt_num,
+    PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
+    VerdictRecord, fmt_num,
 };
 
 /// Runs `lab run` and returns the exit status.
@@ -33,6 +33,9 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         overrides,
     };
     let mut plans = load_all(&args.paths, &opts)?;
+    for w in plans.iter().flat_map(|p| &p.warnings) {
+        eprint!("{w}");
+    }
 
     let cwd = std::env::current_dir()?;
     let (commit, dirty) = provenance::git_state(&cwd);
@@ -92,7 +95,9 @@ fn run_plans(
         let plan = &*plan;
         let units = runner::units(plan, shard);
         let results = runner::run_units(plan, &units, pb)?;
-        let (summary, rows) = summarise(plan, &results, shard, real);
+        let progress = |m: &str| pb.set_message(m.to_string());
+        let (summary, rows) = summarise(plan, &results, shard, real, &progress)?;
+        pb.set_message("");
         let mut summary = summary;
         summary.provenance = Provenance {
             git_commit: commit.to_string(),
@@ -115,13 +120,14 @@ fn run_plans(
 fn print_results(json: bool, printed: &[(Summary, PathBuf)], out_root: &Path) {
     if json {
         for (s, dir) in printed {
-            let t = analysis::tally(&s.claims);
+            let t = analysis::tally(s.verdicts.iter().map(|v| v.verdict));
             let line = serde_json::json!({
                 "scenario": s.scenario.id,
                 "dir": dir.display().to_string(),
-                "verdicts": {"holds": t[0], "fails": t[1], "inconclusive": t[2], "not_run": t[3]},
-                "claims": s.claims.iter().map(|c| serde_json::json!({
-                    "id": c.id, "point": c.point, "verdict": c.verdict, "reason": c.reason,
+                "preview": s.provenance.quick,
+                "verdicts": {"holds": t[0], "fails": t[1], "inconclusive": t[2], "not_run": t[3], "depends": t[4]},
+                "claims": s.verdicts.iter().map(|v| serde_json::json!({
+                    "id": v.id, "kind": v.kind, "verdict": v.verdict, "rule": v.rule, "reason": v.reason,
                 })).collect::<Vec<_>>(),
             });
             crate::outln!("{line}");
@@ -134,13 +140,15 @@ fn print_results(json: bool, printed: &[(Summary, PathBuf)], out_root: &Path) {
     }
 }
 
-/// Builds the summary (provenance left for the caller) and the per-replication rows.
+/// Builds the summary (provenance left for the caller) and the per-replication rows; judges
+/// every claim and probes its verdict of record (`progress` names the claim being probed).
 pub fn summarise(
     plan: &ScenarioPlan,
     results: &[runner::UnitResult],
     shard: Option<Shard>,
     real: Option<RealResult>,
-) -> (Summary, Vec<ResultRow>) {
+    progress: &dyn Fn(&str),
+) -> Result<(Summary, Vec<ResultRow>), LabError> {
     let unit_of = |name: &str| {
         plan.sim
             .metric_def(name)
@@ -158,30 +166,11 @@ pub fn summarise(
             params: to_json(&toml::Value::Table(p.params().clone())),
             metrics: values
                 .get(&p.index)
-                .map(|v| analysis::estimates(v, unit_of))
+                .map(|v| analysis::estimates(v, |m| plan.sim.metric_def(m)))
                 .unwrap_or_default(),
         })
         .collect();
-    let mut claims = Vec::new();
-    for c in &plan.claims {
-        for &pi in &c.points {
-            let Some(point) = points.iter().find(|p| p.index == pi) else {
-                continue; // another shard's point
-            };
-            let j = analysis::judge(&c.expected, &c.source, point, real.as_ref());
-            claims.push(ClaimResult {
-                id: c.id.clone(),
-                text: c.text.clone(),
-                metric: c.source.to_string(),
-                point: pi,
-                expected: j.expected,
-                measured: j.measured,
-                verdict: j.assessment.verdict,
-                reason: j.assessment.reason,
-                note: c.note.clone(),
-            });
-        }
-    }
+    let judged = crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?;
     let rows = results
         .iter()
         .flat_map(|r| {
@@ -217,11 +206,13 @@ pub fn summarise(
             overrides: plan.overrides.clone(),
         },
         points,
-        claims,
+        claims: judged.claims,
+        verdicts: judged.verdicts,
         real: real.into_iter().collect(),
         charts: plan.charts.clone(),
+        sources: plan.sources.clone(),
     };
-    (summary, rows)
+    Ok((summary, rows))
 }
 
 /// Writes everything for one scenario under a temporary name, then renames it into place.
@@ -265,55 +256,56 @@ fn write_scenario_dir(
 }
 
 fn print_verdicts(s: &Summary, dir: &Path) {
-    let t = analysis::tally(&s.claims);
+    let (mechanism, arithmetic): (Vec<&VerdictRecord>, Vec<&VerdictRecord>) =
+        s.verdicts.iter().partition(|v| v.kind != "arithmetic");
     crate::outln!(
-        "{} ({}): {} holds, {} fails, {} inconclusive, {} not_run  [{} points x {} replications, {:.1} s]",
+        "{}{} ({}): {}{}  [{} points x {} replications, {:.1} s]",
+        if s.provenance.quick { "PREVIEW " } else { "" },
         s.scenario.id,
         s.scenario.sim,
-        t[0],
-        t[1],
-        t[2],
-        t[3],
+        crate::output::counts_line(&mechanism),
+        if arithmetic.is_empty() {
+            String::new()
+        } else {
+            format!(" Arithmetic: {}", crate::output::counts_line(&arithmetic))
+        },
         s.points.len(),
         s.provenance.replications,
         s.provenance.wall_s
     );
-    let w_id = s.claims.iter().map(|c| c.id.len()).max().unwrap_or(0);
-    for c in &s.claims {
-        let label = if c.source().is_real() {
-            format!(
-                "real kernel {}",
-                s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none")
-            )
-        } else {
-            s.points
-                .iter()
-                .find(|p| p.index == c.point)
-                .and_then(|p| p.label.clone())
-                .unwrap_or_else(|| format!("point {}", c.point))
-        };
-        let measured = match &c.measured {
-            Some(m) => format!(
-                "{} [{}, {}] {}",
-                fmt_num(m.mean),
-                fmt_num(m.ci95[0]),
-                fmt_num(m.ci95[1]),
-                m.unit
-            ),
-            None => "-".into(),
-        };
-        let mark = match c.verdict {
-            Verdict::Holds => "holds       ",
-            Verdict::Fails => "FAILS       ",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::NotRun => "not_run     ",
-        };
+    let w_id = s.verdicts.iter().map(|v| v.id.len()).max().unwrap_or(0);
+    for v in mechanism.iter().chain(&arithmetic) {
+        let row = v.rows.first().and_then(|&i| s.claims.get(i));
+        let measured = row
+            .and_then(|c| c.measured.as_ref().map(|m| (c, m)))
+            .map(|(c, m)| {
+                format!(
+                    "{} = {} [{}, {}] {}, expected {}",
+                    c.metric,
+                    fmt_num(m.mean),
+                    fmt_num(m.ci95[0]),
+                    fmt_num(m.ci95[1]),
+                    m.unit,
+                    c.expected.describe()
+                )
+            })
+            .unwrap_or_else(|| v.reason.clone());
         crate::outln!(
-            "  {mark}  {:w_id$}  @ {label}: {} = {measured}, expected {}",
-            c.id,
-            c.metric,
-            c.expected.describe()
+            "  {:12}  {:w_id$}  {}{measured}",
+            v.verdict.as_str(),
+            v.id,
+            if v.kind == "arithmetic" {
+                "(arithmetic) "
+            } else {
+                ""
+            }
         );
+        if matches!(v.verdict, Verdict::Depends | Verdict::Fails) {
+            let flip = crate::output::flip_condition(v);
+            if flip != "-" {
+                crate::outln!("  {:12}  {:w_id$}  ↳ {flip}", "", "");
+            }
+        }
     }
     crate::outln!("  report: {}", dir.join("report.md").display());
 }

@@ -28,7 +28,7 @@ pub fn escape_html(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}\
 table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}td.holds{background:#d9f2d9}td.fails{background:#f8d0d0}td.inconclusive{background:#fde7c4}td.not-run{background:#e6e6e6}\
+th{background:#f3f3f3}td.holds{background:#d9f2d9}td.fails{background:#f8d0d0}td.inconclusive{background:#fde7c4}td.not-run{background:#e6e6e6}td.depends{background:#e6d9f5}\
 img{max-width:100%;border:1px solid #ddd}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}dd{margin:0}";
 
 /// A verdict's CSS class (its colour in [`STYLE`]).
@@ -37,6 +37,7 @@ fn verdict_class(v: &str) -> &'static str {
         x if x == Verdict::Holds.as_str() => "holds",
         x if x == Verdict::Fails.as_str() => "fails",
         x if x == Verdict::Inconclusive.as_str() => "inconclusive",
+        x if x == Verdict::Depends.as_str() => "depends",
         _ => "not-run",
     }
 }

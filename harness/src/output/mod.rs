@@ -23,6 +23,7 @@ pub use csv::read_rows_csv;
 pub use doc::{Block, Document, Table};
 pub use html::{escape_html, to_html};
 pub use markdown::to_markdown;
+pub use report::{counts_line, flip_condition};
 
 /// A problem writing or reading report files. Messages name the file.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 
 use super::doc::{Block, Document, Table};
 use crate::analysis::tally;
-use crate::summary::{RealResult, Summary, fmt_num};
+use crate::summary::{RealResult, Summary, VerdictRecord, fmt_num};
 
 /// Builds the report of `s`; `charts` are the (title, slug) of the charts drawn for it.
 pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Document {
@@ -14,19 +14,41 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Document {
         s.scenario.title.clone()
     };
     let mut d = Document::new(title);
+    if s.provenance.quick {
+        d.paragraph(
+            "PREVIEW (--quick): fewer replications and a shorter horizon. A preview may be less \
+             certain than the full run, never opposite; claims whose parameters --quick changes \
+             are inconclusive here.",
+        );
+    }
     d.push(Block::Definitions(run_facts(s)));
 
-    let t = tally(&s.claims);
-    let verdict_counts = format!(
-        "{} holds, {} fails, {} inconclusive, {} not_run",
-        t[0], t[1], t[2], t[3]
-    );
-    d.heading(2, "Verdicts", Some("verdicts"));
-    d.paragraph(verdict_counts);
-    let verdicts = verdicts(s);
-    if verdicts.rows.is_empty() {
+    let (mechanism, arithmetic): (Vec<&VerdictRecord>, Vec<&VerdictRecord>) =
+        s.verdicts.iter().partition(|v| v.kind != "arithmetic");
+    d.heading(2, "Decision", Some("decision"));
+    if s.verdicts.is_empty() {
         d.paragraph("This scenario makes no claims.");
     } else {
+        d.paragraph(counts_line(&mechanism));
+        d.push(Block::Table(decision(s, &mechanism)));
+    }
+    if !arithmetic.is_empty() {
+        d.heading(2, "Arithmetic checks", Some("arithmetic"));
+        d.paragraph(format!(
+            "The article's numbers checked against each other or a formula; not counted with the \
+             mechanism's verdicts. {}",
+            counts_line(&arithmetic)
+        ));
+        d.push(Block::Table(decision(s, &arithmetic)));
+    }
+    d.heading(2, "Every claim at every point", Some("verdicts"));
+    let t = tally(s.claims.iter().map(|c| c.verdict));
+    d.paragraph(format!(
+        "Rows of record first for each claim, then its what-if rows. {} holds, {} fails, {} inconclusive, {} not_run.",
+        t[0], t[1], t[2], t[3]
+    ));
+    let verdicts = verdicts(s);
+    if !verdicts.rows.is_empty() {
         d.push(Block::Table(verdicts));
     }
     if !s.real.is_empty() {
@@ -49,6 +71,110 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Document {
         }
     }
     d
+}
+
+/// "7 holds, 2 fails, 1 depends, ..." over verdicts of record.
+pub fn counts_line(records: &[&VerdictRecord]) -> String {
+    let t = tally(records.iter().map(|v| v.verdict));
+    let mut parts = vec![
+        format!("{} holds", t[0]),
+        format!("{} fails", t[1]),
+        format!("{} depends", t[4]),
+        format!("{} inconclusive", t[2]),
+    ];
+    if t[3] > 0 {
+        parts.push(format!("{} not_run", t[3]));
+    }
+    format!("{} claims: {}.", records.len(), parts.join(", "))
+}
+
+/// The decision: one line per claim of record, its verdict, the value against the claim, and
+/// what would flip it.
+fn decision(s: &Summary, records: &[&VerdictRecord]) -> Table {
+    Table {
+        headers: [
+            "claim",
+            "verdict",
+            "measured vs claimed",
+            "what would flip it",
+            "why",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: records
+            .iter()
+            .map(|v| {
+                let row = v.rows.first().and_then(|&i| s.claims.get(i));
+                let measured = row
+                    .map(|c| {
+                        let m = c
+                            .measured
+                            .as_ref()
+                            .map(|m| {
+                                format!(
+                                    "{} [{}, {}] {}",
+                                    fmt_num(m.mean),
+                                    fmt_num(m.ci95[0]),
+                                    fmt_num(m.ci95[1]),
+                                    m.unit
+                                )
+                            })
+                            .unwrap_or_else(|| "-".into());
+                        format!("{m} vs {} at {}", c.expected.describe(), claim_point(s, c))
+                    })
+                    .unwrap_or_default();
+                vec![
+                    format!("{} — {}", v.id, v.text),
+                    v.verdict.as_str().to_string(),
+                    measured,
+                    flip_condition(v),
+                    if v.note.is_empty() {
+                        v.reason.clone()
+                    } else {
+                        format!("{} {}", v.reason, v.note)
+                    },
+                ]
+            })
+            .collect(),
+        verdict_col: Some(1),
+    }
+}
+
+/// What would flip a verdict of record: its dependences and its boundary, in words.
+pub fn flip_condition(v: &VerdictRecord) -> String {
+    let mut parts: Vec<String> = v
+        .depends_on
+        .iter()
+        .filter(|d| d.flips_at.is_some())
+        .map(crate::verdicts::describe_flip)
+        .collect();
+    let stable: Vec<&str> = v
+        .depends_on
+        .iter()
+        .filter(|d| d.flips_at.is_none())
+        .map(|d| d.param.as_str())
+        .collect();
+    if !stable.is_empty() {
+        parts.push(format!("stable across the range of {}", stable.join(", ")));
+    }
+    if let Some(b) = &v.boundary {
+        parts.push(match (b.value, b.ci95, b.holds_when.as_deref()) {
+            (Some(x), ci, side) => format!(
+                "flips at {} = {}{}{}",
+                b.param,
+                fmt_num(x),
+                ci.map(|[a, c]| format!(" [{}, {}]", fmt_num(a), fmt_num(c)))
+                    .unwrap_or_default(),
+                side.map(|s| format!(", holds {s}")).unwrap_or_default()
+            ),
+            (None, _, _) => b.reason.clone(),
+        });
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// What ran, where and when: the report's first lines.
@@ -103,8 +229,8 @@ fn verdicts(s: &Summary) -> Table {
             "measured (95% CI)",
             "verdict",
             "reason",
-            "article says",
-            "why",
+            "claim says",
+            "of record",
         ]
         .map(String::from)
         .to_vec(),
@@ -134,7 +260,7 @@ fn verdicts(s: &Summary) -> Table {
                     c.verdict.as_str().to_string(),
                     c.reason.clone(),
                     c.text.clone(),
-                    c.note.clone(),
+                    if c.of_record { "yes" } else { "what-if" }.to_string(),
                 ]
             })
             .collect(),

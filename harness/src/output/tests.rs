@@ -123,7 +123,31 @@ fn mm1_summary() -> Summary {
         verdict,
         reason: "r".into(),
         note: String::new(),
+        kind: "mechanism".into(),
+        of_record: true,
     };
+    let record = |row: usize, c: &ClaimResult| VerdictRecord {
+        id: c.id.clone(),
+        text: c.text.clone(),
+        kind: c.kind.clone(),
+        metric: c.metric.clone(),
+        verdict: c.verdict,
+        rule: "single".into(),
+        rows: vec![row],
+        reason: c.reason.clone(),
+        note: String::new(),
+        depends_on: Vec::new(),
+        boundary: None,
+    };
+    let claims = vec![
+        claim(1, 1.0, Verdict::Holds),
+        claim(3, 9.5, Verdict::Inconclusive),
+    ];
+    let verdicts = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| record(i, c))
+        .collect();
     Summary {
         schema: SCHEMA,
         scenario: ScenarioInfo {
@@ -146,10 +170,9 @@ fn mm1_summary() -> Summary {
             overrides: vec![],
         },
         points,
-        claims: vec![
-            claim(1, 1.0, Verdict::Holds),
-            claim(3, 9.5, Verdict::Inconclusive),
-        ],
+        claims,
+        verdicts,
+        sources: Default::default(),
         real: vec![],
         charts: vec![ChartSpec {
             title: "Mean wait vs load".into(),
@@ -195,9 +218,10 @@ fn reports_put_verdicts_first_and_escape_text() {
     let s = mm1_summary();
     write_all(dir.path(), &s, &rows()).unwrap();
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    let v = md.find("## Verdicts").unwrap();
+    let v = md.find("## Decision").unwrap();
+    assert!(v < md.find("## Every claim").unwrap());
     assert!(v < md.find("## Points").unwrap());
-    assert!(md.contains("1 holds, 0 fails, 1 inconclusive, 0 not_run"));
+    assert!(md.contains("2 claims: 1 holds, 0 fails, 0 depends, 1 inconclusive."));
     // Every row has as many cells as the header.
     let table: Vec<&str> = md
         .lines()

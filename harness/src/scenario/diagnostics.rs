@@ -18,16 +18,18 @@ pub(super) struct Problems<'a> {
     pub(super) source: &'a str,
     pub(super) doc: Option<&'a Document<String>>,
     pub(super) out: Vec<Diagnostic>,
+    /// Things worth fixing that do not stop a run (`lab check` shows them).
+    pub(super) warnings: Vec<Diagnostic>,
 }
 
 impl Problems<'_> {
-    pub(super) fn at(
-        &mut self,
+    fn located(
+        &self,
         path: &[Seg],
         want_key: bool,
         message: impl Into<String>,
         help: Option<String>,
-    ) {
+    ) -> Diagnostic {
         let span = self.doc.and_then(|d| span_of(d, path, want_key));
         let mut d = Diagnostic::new(message)
             .in_file(self.file)
@@ -36,7 +38,38 @@ impl Problems<'_> {
         if let Some(h) = help {
             d = d.help(h);
         }
+        d
+    }
+
+    pub(super) fn at(
+        &mut self,
+        path: &[Seg],
+        want_key: bool,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let d = self.located(path, want_key, message, help);
         self.out.push(d);
+    }
+
+    /// A warning at a field (the run goes on).
+    pub(super) fn warn_at(
+        &mut self,
+        path: &[Seg],
+        want_key: bool,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let d = self.located(path, want_key, message, help);
+        self.warnings.push(d);
+    }
+
+    /// The warnings, rendered.
+    pub(super) fn rendered_warnings(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|d| d.render_as("warning", Some(self.source)))
+            .collect()
     }
 
     pub(super) fn push(&mut self, d: Diagnostic) {

@@ -1,9 +1,11 @@
 //! The scenario file as typed (raw input): what `toml` deserialises before any checks.
 //! [`super::plan`] turns it into a run plan.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
-use crate::summary::{ChartSpec, Expected};
+use serde::{Deserialize, Serialize};
+
+use crate::summary::{ChartSpec, Expected, Scale, SourceSpec};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,10 @@ pub struct ScenarioFile {
     /// The room's real kernel: harness keys `enabled` and `calibrate`, the rest the kernel's.
     #[serde(default)]
     pub real: Option<toml::Table>,
+    /// Where each parameter's value comes from, by dotted path: an unlisted parameter is
+    /// assumed.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSpec>,
 }
 
 /// `[scenario]`.
@@ -86,6 +92,12 @@ pub struct PointSpec {
     /// A cartesian grid within this point only (after the global `[sweep]`).
     #[serde(default)]
     pub sweep: toml::Table,
+    /// The article's own setting: the verdict of record of claims with `rollup = "article"`.
+    #[serde(default)]
+    pub article: bool,
+    /// Sources that hold at this point only (they replace the scenario's for the same key).
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSpec>,
 }
 
 /// One `[[claims]]` entry.
@@ -106,6 +118,80 @@ pub struct ClaimSpec {
     /// Why the mechanism gives what it gives (shown beside the verdict).
     #[serde(default)]
     pub note: String,
+    /// mechanism (default for model metrics), arithmetic, or measurement (a real kernel's).
+    #[serde(default)]
+    pub kind: Option<ClaimKind>,
+    /// How several matched points give one verdict of record: the `article = true` point,
+    /// all of them, or any of them. Required when `where` matches more than one point.
+    #[serde(default)]
+    pub rollup: Option<Rollup>,
+    /// The model bounds the metric here (it leaves out a cost, or a benefit).
+    #[serde(default)]
+    pub model_bound: Option<BoundSide>,
+    /// Find where the verdict flips as one parameter moves.
+    #[serde(default)]
+    pub boundary: Option<BoundarySpec>,
+}
+
+/// What a claim's metric is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// The metric comes out of the model's dynamics.
+    Mechanism,
+    /// The article's numbers checked against each other or a formula (never counted with
+    /// mechanism verdicts).
+    Arithmetic,
+    /// A real kernel's measurement.
+    Measurement,
+}
+
+impl ClaimKind {
+    /// The kind as the scenario spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimKind::Mechanism => "mechanism",
+            ClaimKind::Arithmetic => "arithmetic",
+            ClaimKind::Measurement => "measurement",
+        }
+    }
+}
+
+/// How a claim matched at several points gets one verdict of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollup {
+    /// The point marked `article = true` decides; the others are what-if rows.
+    Article,
+    /// Holds only if it holds at every point.
+    All,
+    /// Holds if it holds at one point.
+    Any,
+}
+
+/// Which side a model's value bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundSide {
+    /// The real value is at least the model's.
+    Lower,
+    /// The real value is at most the model's.
+    Upper,
+}
+
+/// `boundary = { param, min, max, scale }`: where the claim's verdict flips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundarySpec {
+    /// A numeric parameter (dotted path).
+    pub param: String,
+    /// One end of the search.
+    pub min: f64,
+    /// The other end.
+    pub max: f64,
+    /// linear (default) or log.
+    #[serde(default)]
+    pub scale: Scale,
 }
 
 /// `[quick]`: a smaller run for tests and previews.

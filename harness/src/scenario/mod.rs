@@ -12,6 +12,7 @@ pub mod options;
 pub mod plan;
 pub mod points;
 pub mod real_plan;
+pub mod sources;
 pub mod values;
 
 pub use claims::ResolvedClaim;

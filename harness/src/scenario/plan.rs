@@ -23,6 +23,7 @@ use super::locate::{Seg, path_at};
 use super::options::LoadOptions;
 use super::points::{self, PlannedPoint};
 use super::real_plan::{self, RealPlan};
+use super::sources;
 use crate::error::{Diagnostic, LabError, nearest, suggest_from_serde_message};
 use crate::summary::ChartSpec;
 
@@ -60,6 +61,10 @@ pub struct ScenarioPlan {
     pub charts: Vec<ChartSpec>,
     /// The room's real kernel, when the scenario has `[real]` (or `--set real.*`).
     pub real: Option<RealPlan>,
+    /// Problems that do not stop a run, rendered (`lab check` shows them).
+    pub warnings: Vec<String>,
+    /// The scenario's `[sources]`, as written (for the summary).
+    pub sources: std::collections::BTreeMap<String, crate::summary::SourceSpec>,
 }
 
 impl std::fmt::Debug for ScenarioPlan {
@@ -176,6 +181,7 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         source: &source,
         doc: doc.as_ref(),
         out: Vec::new(),
+        warnings: Vec::new(),
     };
 
     let h = &sf.scenario;
@@ -277,10 +283,11 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         pr.finish()?;
     }
 
-    let points = points::expand(&sf, sim, opts, file, doc.as_ref(), &mut pr);
+    let mut points = points::expand(&sf, sim, opts, file, doc.as_ref(), &mut pr);
     if !pr.out.is_empty() {
         pr.finish()?;
     }
+    sources::resolve(&sf, &mut points, &mut pr);
     let real = real_plan::plan(&sf, sim, opts, &points, &mut pr);
     let claims = claims::resolve(
         &sf.claims,
@@ -293,6 +300,8 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
     );
     charts::check(&sf.charts, &points, sim, &mut pr);
     pr.finish()?;
+    sources::warn_unranged(&sf, &claims, &points, sim, &mut pr);
+    let warnings = pr.rendered_warnings();
 
     Ok(ScenarioPlan {
         file: file.to_path_buf(),
@@ -311,6 +320,8 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         charts: sf.charts.clone(),
         real,
         source,
+        warnings,
+        sources: sf.sources.clone(),
     })
 }
 

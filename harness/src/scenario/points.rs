@@ -2,7 +2,7 @@
 //! in order (`[params]`, the point's `params`, the sweep, `[quick.params]`, `--set`) and
 //! prepared by the room once, for all its replications.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use sims::simulation::{PreparedParams, Simulation};
@@ -11,7 +11,8 @@ use toml_edit::Document;
 use super::diagnostics::{Problems, locate_params_error};
 use super::file::ScenarioFile;
 use super::options::LoadOptions;
-use super::values::{set_path, short, values_equal};
+use super::values::{get_path, set_path, short, values_equal};
+use crate::summary::SourceSpec;
 
 /// One point of the plan.
 #[derive(Debug, Clone)]
@@ -24,6 +25,17 @@ pub struct PlannedPoint {
     pub name: Option<String>,
     /// The parameters as the room prepared them: typed, validated, defaults filled in.
     pub prepared: PreparedParams,
+    /// The `[[points]]` entry is the article's own setting (`article = true`).
+    pub article: bool,
+    /// The parameter paths the scenario file sets for this point (`[params]`, the point's
+    /// `params`, sweep axes), as written: the assumptions its claims rest on.
+    pub explicit: Vec<String>,
+    /// Parameters `--quick` changed here that are not the room's horizon: a claim judged
+    /// here asks another question in the preview.
+    pub quick_changed: Vec<String>,
+    /// Where each parameter's value comes from (the scenario's `[sources]`, then the
+    /// point's); filled by the sources stage.
+    pub sources: BTreeMap<String, SourceSpec>,
     /// The `[[points]]` entry it came from.
     spec: Option<usize>,
 }
@@ -97,17 +109,22 @@ pub(super) fn expand(
         for combo in &combos {
             let mut params = sf.params.clone();
             let mut name = None;
+            let mut explicit: Vec<String> = sf.params.keys().cloned().collect();
+            let mut article = false;
             if let Some(i) = spec {
                 let ps = &sf.points[*i];
                 name = ps.name.clone();
+                article = ps.article;
                 for (k, v) in &ps.params {
                     set_path(&mut params, k, v.clone());
+                    explicit.push(k.clone());
                 }
             }
             let mut sweep_keys = Vec::new();
             let mut swept = Vec::new();
             for ((origin, k, values), &j) in axes.iter().zip(combo) {
                 set_path(&mut params, k, values[j].clone());
+                explicit.push((*k).clone());
                 sweep_keys.push((*origin, (*k).clone()));
                 swept.push(format!("{k}={}", short(&values[j])));
             }
@@ -118,11 +135,21 @@ pub(super) fn expand(
                     format!("{n} ({})", swept.join(", "))
                 }
             });
+            let mut quick_changed = Vec::new();
             if opts.quick {
                 for (k, v) in &sf.quick.params {
+                    let horizon = sim
+                        .horizon_params()
+                        .contains(&k.split('.').next().unwrap_or_default());
+                    let unchanged = get_path(&params, k).is_some_and(|old| values_equal(old, v));
+                    if !horizon && !unchanged {
+                        quick_changed.push(k.clone());
+                    }
                     set_path(&mut params, k, v.clone());
                 }
             }
+            explicit.sort();
+            explicit.dedup();
             for o in &opts.overrides {
                 if let Some(path) = o.param() {
                     set_path(&mut params, path, o.value.clone());
@@ -135,6 +162,10 @@ pub(super) fn expand(
                     label,
                     name,
                     prepared,
+                    article,
+                    explicit,
+                    quick_changed,
+                    sources: BTreeMap::new(),
                     spec: *spec,
                 }),
                 Err(e) => {

@@ -41,6 +41,9 @@ impl Room for AbTesting {
         "paywall A/B tests on revenue per user: power, peeking, sequential designs, contamination";
     type Params = AbTestingParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["experiments"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

@@ -67,6 +67,9 @@ impl Room for GpuServing {
     const DESCRIPTION: &'static str = "LLM serving on shared GPUs: continuous batching vs time-slicing, priority queues, preemption, self-hosted vs API cost";
     type Params = GpuServingParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["sim_minutes", "warmup_minutes", "probe_requests"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

@@ -42,6 +42,9 @@ impl Room for Idempotency {
     const DESCRIPTION: &'static str = "idempotent payments: key and server strategies under lost requests, lost responses and retries";
     type Params = IdempotencyParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["burst_trials"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

@@ -44,6 +44,9 @@ impl Room for Migrations {
     const DESCRIPTION: &'static str = "PostgreSQL column-type migrations under load: raw ALTER rewrite vs ghost-table copy and swap";
     type Params = MigrationsParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["baseline_s", "after_s"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

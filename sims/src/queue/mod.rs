@@ -40,6 +40,9 @@ impl Room for Queue {
         "multi-server queue with priority classes, preemption and timeouts (engine validation)";
     type Params = QueueParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["customers", "warmup"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

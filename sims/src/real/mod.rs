@@ -53,6 +53,9 @@ pub struct RealMetric {
     pub ci95: Option<[f64; 2]>,
     /// Repetitions behind the value (1 when measured once).
     pub n: u32,
+    /// A fact the kernel checked (a column's type, a count the database keeps), not a noisy
+    /// quantity: one observation is the answer.
+    pub exact: bool,
 }
 
 /// A measured curve for the report (latency over time, cost vs size).
@@ -107,6 +110,41 @@ impl KernelReport {
                 unit: unit.to_string(),
                 ci95: None,
                 n: 1,
+                exact: false,
+            },
+        );
+    }
+
+    /// Records a fact the kernel checked: judged as it is, with no interval (a type, a count
+    /// the database keeps, whether an error was raised).
+    pub fn set_exact(&mut self, name: impl Into<String>, value: f64, unit: &str) {
+        self.metrics.insert(
+            name.into(),
+            RealMetric {
+                value,
+                unit: unit.to_string(),
+                ci95: None,
+                n: 1,
+                exact: true,
+            },
+        );
+    }
+
+    /// Records a proportion of repeated trials (bursts that charged once of bursts run) with
+    /// its Wilson interval: zero failures in N is "at most about 3.8/N", never certainty.
+    pub fn set_proportion(&mut self, name: impl Into<String>, successes: u64, trials: u64) {
+        if trials == 0 {
+            return;
+        }
+        let (lo, hi) = crate::stats::wilson_interval(successes, trials);
+        self.metrics.insert(
+            name.into(),
+            RealMetric {
+                value: successes as f64 / trials as f64,
+                unit: "fraction".to_string(),
+                ci95: Some([lo, hi]),
+                n: trials.min(u64::from(u32::MAX)) as u32,
+                exact: false,
             },
         );
     }
@@ -124,6 +162,7 @@ impl KernelReport {
                 unit: unit.to_string(),
                 ci95: (samples.len() > 1).then_some([e.ci95.0, e.ci95.1]),
                 n: samples.len() as u32,
+                exact: false,
             },
         );
     }

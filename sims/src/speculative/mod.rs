@@ -47,6 +47,9 @@ impl Room for Speculative {
         "speculative decoding: a draft proposes K tokens, the target verifies them in one pass";
     type Params = SpeculativeParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["tokens"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

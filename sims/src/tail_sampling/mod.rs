@@ -87,6 +87,9 @@ impl Room for TailSampling {
     const DESCRIPTION: &'static str = "OpenTelemetry tail_sampling processor: exact policy decisions, a day of traffic, storage cost";
     type Params = TailSamplingParams;
 
+    // How much is simulated, not what: `--quick` may shrink these.
+    const HORIZON: &'static [&'static str] = &["sim_hours"];
+
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
     }

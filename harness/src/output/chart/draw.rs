@@ -27,6 +27,7 @@ fn verdict_color(v: Verdict) -> RGBColor {
         Verdict::Fails => RGBColor(210, 0, 0),
         Verdict::Inconclusive => RGBColor(230, 130, 0),
         Verdict::NotRun => RGBColor(130, 130, 130),
+        Verdict::Depends => RGBColor(120, 60, 170),
     }
 }
 
@@ -179,6 +180,37 @@ where
                     .map_err(e)?;
             }
         }
+    }
+    // Flip points: a dashed vertical line across the plot, labelled.
+    let (ylo, yhi) = d.y_range;
+    for (i, (x, label)) in d.flips.iter().enumerate() {
+        if !(d.x_range.0..=d.x_range.1).contains(x) {
+            continue;
+        }
+        let c = verdict_color(Verdict::Depends);
+        let steps = 40;
+        let at = |i: u32| {
+            let f = f64::from(i) / f64::from(steps);
+            if d.log_y {
+                ylo * (yhi / ylo).powf(f)
+            } else {
+                ylo + (yhi - ylo) * f
+            }
+        };
+        chart
+            .draw_series(
+                (0..steps).step_by(2).map(|i| {
+                    PathElement::new(vec![(*x, at(i)), (*x, at(i + 1))], c.stroke_width(2))
+                }),
+            )
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{label} at {}", fmt_num(*x)),
+                (*x, at(steps - 2 - 3 * (i as u32 % 4))),
+                ("sans-serif", 15).into_font().color(&c),
+            )))
+            .map_err(e)?;
     }
     verdicts_seen.sort();
     for v in verdicts_seen {

@@ -57,6 +57,8 @@ struct Prepared {
     log_y: bool,
     lines: Vec<Line>,
     claims: Vec<ClaimMark>,
+    /// Where a claim's verdict flips along the x parameter: (x, label).
+    flips: Vec<(f64, String)>,
 }
 
 /// Renders one chart to `png` and `svg`.
@@ -109,6 +111,7 @@ pub fn render_series(series: &RealSeriesJson, png: &Path, svg: &Path) -> Result<
         log_y: series.log_y,
         lines,
         claims: Vec::new(),
+        flips: Vec::new(),
     });
     render(&d, png, svg)
 }

@@ -116,6 +116,26 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         }
     }
 
+    // Flip points along this chart's parameter: a requested boundary, or where an assumed
+    // value flips the verdict of a claim on one of its metrics.
+    let mut flips = Vec::new();
+    for v in s.verdicts.iter().filter(|v| spec.y.contains(&v.metric)) {
+        // The requested boundary is the sharper of the two; an assumption's flip otherwise.
+        if let Some(x) = v
+            .boundary
+            .as_ref()
+            .filter(|b| b.param == spec.x)
+            .and_then(|b| b.value)
+        {
+            flips.push((x, format!("{} flips", v.id)));
+            continue;
+        }
+        for d in v.depends_on.iter().filter(|d| d.param == spec.x) {
+            if let Some(x) = d.flips_at {
+                flips.push((x, format!("{} flips", v.id)));
+            }
+        }
+    }
     let unit = spec
         .y
         .iter()
@@ -159,6 +179,7 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         log_y,
         lines,
         claims,
+        flips,
     };
     fit(prepared)
 }
