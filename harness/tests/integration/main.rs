@@ -11,3 +11,4 @@ mod errors;
 mod real;
 mod run;
 mod scenarios;
+mod verdicts;

@@ -3,8 +3,14 @@
 use crate::util::*;
 
 #[test]
-fn every_scenario_checks() {
-    lab(&root(), &["check", "scenarios"]).expect_code(0);
+fn every_scenario_checks_without_a_warning() {
+    let r = lab(&root(), &["check", "scenarios"]).expect_code(0);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+/// Whether two verdicts of record say opposite things.
+fn contradict(a: &str, b: &str) -> bool {
+    matches!((a, b), ("holds", "fails") | ("fails", "holds"))
 }
 
 #[test]
@@ -34,6 +40,63 @@ fn every_scenario_runs_quick_and_writes_a_report() {
     for d in dirs {
         let s = summary(&out.join(&d));
         assert_eq!(s["provenance"]["quick"], true);
+        // No interval leaves its metric's range.
+        let sim = sims::registry::find(s["scenario"]["sim"].as_str().unwrap()).unwrap();
+        for p in s["points"].as_array().unwrap() {
+            for (name, e) in p["metrics"].as_object().unwrap() {
+                let (lo, hi) = sim.metric_def(name).unwrap().range();
+                let [a, b] = [
+                    e["ci95"][0].as_f64().unwrap(),
+                    e["ci95"][1].as_f64().unwrap(),
+                ];
+                assert!(
+                    lo <= a && a <= b && b <= hi,
+                    "{d}: point {}: {name} interval [{a}, {b}] leaves [{lo}, {hi}]",
+                    p["index"]
+                );
+            }
+        }
+        // Every claim has one verdict of record, and a preview never contradicts the
+        // baseline's (it may be less certain, never opposite).
+        let records = s["verdicts"].as_array().unwrap();
+        let ids: std::collections::BTreeSet<&str> = s["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            records.len(),
+            ids.len(),
+            "{d}: one verdict of record per claim"
+        );
+        let base = root()
+            .join("reports/baseline")
+            .join(&d)
+            .join("summary.json");
+        let base: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+        for v in records {
+            let Some(b) = base["verdicts"]
+                .as_array()
+                .and_then(|a| a.iter().find(|b| b["id"] == v["id"]))
+            else {
+                panic!(
+                    "{d}: claim {} has no verdict of record in the baseline",
+                    v["id"]
+                );
+            };
+            let (q, f) = (
+                v["verdict"].as_str().unwrap(),
+                b["verdict"].as_str().unwrap(),
+            );
+            assert!(
+                !contradict(q, f),
+                "{d}: claim {} is {q} in --quick and {f} in the baseline: {}",
+                v["id"],
+                v["reason"]
+            );
+        }
         assert!(out.join(&d).join("report.html").is_file());
         if let Some(real) = s["real"].as_array().and_then(|a| a.first()) {
             let kernel = real["kernel"].as_str().unwrap();
