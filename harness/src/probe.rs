@@ -18,6 +18,9 @@ const FLIP_STEPS: u32 = 5;
 const BOUNDARY_STEPS: u32 = 10;
 /// Bisection steps for the ends of a boundary's interval.
 const BOUNDARY_CI_STEPS: u32 = 7;
+/// A preview halves a quarter as often as the full run: it finds the same dependences, with
+/// rougher flip points, at a fraction of the cost.
+const PREVIEW_DIVISOR: u32 = 4;
 
 /// Runs and remembers probes of one plan.
 pub struct Prober<'a> {
@@ -44,6 +47,15 @@ impl<'a> Prober<'a> {
             real,
             cache: HashMap::new(),
             replications_run: 0,
+        }
+    }
+
+    /// Halvings to do: fewer in a preview.
+    fn steps(&self, full: u32) -> u32 {
+        if self.plan.quick {
+            (full / PREVIEW_DIVISOR).max(1)
+        } else {
+            full
         }
     }
 
@@ -142,7 +154,7 @@ impl<'a> Prober<'a> {
     ) -> Result<f64, LabError> {
         let integral = claim.record.iter().any(|&p| self.integral(p, param));
         let (mut a, mut b) = (base, end);
-        for _ in 0..FLIP_STEPS {
+        for _ in 0..self.steps(FLIP_STEPS) {
             if integral && (b - a).abs() <= 1.0 {
                 break;
             }
@@ -157,7 +169,7 @@ impl<'a> Prober<'a> {
     }
 
     /// Where `f(x) = 0` between `lo` and `hi` (`f` has opposite signs there), by halving.
-    fn crossing(
+    pub fn crossing(
         &mut self,
         claim: &ResolvedClaim,
         param: &str,
@@ -177,7 +189,7 @@ impl<'a> Prober<'a> {
             return Ok(None);
         }
         let (mut a, mut b) = (lo, hi);
-        for _ in 0..steps {
+        for _ in 0..self.steps(steps) {
             let m = midpoint(a, b, scale);
             match value(self, m)? {
                 Some(fm) if fm.signum() == f_lo.signum() => a = m,
@@ -186,6 +198,48 @@ impl<'a> Prober<'a> {
             }
         }
         Ok(Some(midpoint(a, b, scale)))
+    }
+
+    /// For a claim with a two-sided range (about X, between A and B) whose metric lies below
+    /// the range at one end of `param`'s range and above it at the other: the window of `param`
+    /// where the metric's mean is inside the claimed range, and the verdict in its middle. Both
+    /// ends alone give the same verdict, and yet it holds somewhere between.
+    pub fn window(
+        &mut self,
+        claim: &ResolvedClaim,
+        param: &str,
+        (lo, hi): (f64, f64),
+        scale: Scale,
+    ) -> Result<Option<([f64; 2], Verdict)>, LabError> {
+        let (lo_e, hi_e) = match &claim.expected {
+            Expectation::Approx { .. }
+            | Expectation::Between { .. }
+            | Expectation::Inside { .. } => claim.expected.range(),
+            _ => return Ok(None),
+        };
+        if claim.record.len() != 1 {
+            return Ok(None);
+        }
+        let point = claim.record[0];
+        let mean = |p: &mut Self, x: f64| -> Result<Option<f64>, LabError> {
+            Ok(p.row_at(claim, point, param, x)?.1.map(|m| m.mean))
+        };
+        let (Some(a), Some(b)) = (mean(self, lo)?, mean(self, hi)?) else {
+            return Ok(None);
+        };
+        let opposite = (a < lo_e && b > hi_e) || (a > hi_e && b < lo_e);
+        if !opposite {
+            return Ok(None);
+        }
+        let steps = BOUNDARY_CI_STEPS;
+        let x1 = self.crossing(claim, param, (lo, hi), scale, steps, |m| m.mean - lo_e)?;
+        let x2 = self.crossing(claim, param, (lo, hi), scale, steps, |m| m.mean - hi_e)?;
+        let (Some(x1), Some(x2)) = (x1, x2) else {
+            return Ok(None);
+        };
+        let (w0, w1) = (x1.min(x2), x1.max(x2));
+        let mid = self.row_at(claim, point, param, midpoint(w0, w1, scale))?.0;
+        Ok(Some(([w0, w1], mid)))
     }
 
     /// A claim's requested boundary: where its metric's mean crosses the end of the accepted

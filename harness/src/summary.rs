@@ -82,6 +82,9 @@ pub struct Provenance {
     /// `--set key=value` overrides applied, in order.
     #[serde(default)]
     pub overrides: Vec<String>,
+    /// Replications the robustness and boundary probes ran on top of the points' own.
+    #[serde(default)]
+    pub probe_replications: u64,
 }
 
 /// One sweep point: its parameters and its metrics across replications.
@@ -286,10 +289,17 @@ pub struct Dependence {
     /// whole range).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flips_at: Option<f64>,
-    /// `above` or `below` the flip point is where the claim holds (absent when it holds on
-    /// neither side).
+    /// `above` or `below` the flip point (or `between` the window's ends) is where the claim
+    /// holds (absent when it holds on neither side).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holds_when: Option<String>,
+    /// For a two-sided claim with the same verdict at both ends: the values between them where
+    /// the metric's mean lies inside the claimed range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<[f64; 2]>,
+    /// The verdict in the window's middle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_verdict: Option<Verdict>,
 }
 
 /// A requested flip point.

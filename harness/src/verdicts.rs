@@ -106,7 +106,7 @@ pub fn judge_all(
             depends_on = dependences(plan, c, base, &mut prober)?;
             let flips: Vec<String> = depends_on
                 .iter()
-                .filter(|d| d.verdicts.iter().any(|&v| v != base))
+                .filter(|d| d.verdicts.iter().any(|&v| v != base) || d.window.is_some())
                 .map(describe_flip)
                 .collect();
             if !flips.is_empty() {
@@ -152,6 +152,17 @@ pub fn judge_all(
 /// "holds when rewrite_rows_per_s ≥ 702k (assumed 840k; range 117k–1.4M)".
 pub fn describe_flip(d: &Dependence) -> String {
     let range = format!("range {}–{}", fmt_num(d.range[0]), fmt_num(d.range[1]));
+    if let (Some([a, b]), Some(v)) = (d.window, d.window_verdict) {
+        return format!(
+            "{} when {} is in [{}, {}] (assumed {}; {range}), {} at both ends",
+            v.as_str(),
+            d.param,
+            fmt_num(a),
+            fmt_num(b),
+            fmt_num(d.value),
+            d.verdicts[1].as_str()
+        );
+    }
     match (d.flips_at, d.holds_when.as_deref()) {
         (Some(f), Some(side)) => format!(
             "holds when {} {} {} (assumed {}; {range})",
@@ -226,6 +237,31 @@ fn dependences(
         }
         // The flip nearest the scenario's value is the one that matters.
         flips.sort_by(|a, b| (a.0 - value).abs().total_cmp(&(b.0 - value).abs()));
+        // The same verdict at both ends may hide a window between them where a two-sided
+        // claim ("about X") holds.
+        let window = if flips.is_empty() {
+            prober.window(c, &param, (lo, hi), scale)?
+        } else {
+            None
+        };
+        if let Some(([w0, w1], mid)) = window.filter(|(_, mid)| *mid != base) {
+            let edge = if (w0 - value).abs() < (w1 - value).abs() {
+                w0
+            } else {
+                w1
+            };
+            out.push(Dependence {
+                param,
+                value,
+                range: [lo, hi],
+                verdicts,
+                flips_at: Some(edge),
+                holds_when: (mid == Verdict::Holds).then(|| "between".to_string()),
+                window: Some([w0, w1]),
+                window_verdict: Some(mid),
+            });
+            continue;
+        }
         let (flips_at, holds_when) = match flips.first() {
             None => (None, None),
             Some(&(f, end, v)) => {
@@ -247,6 +283,8 @@ fn dependences(
             verdicts,
             flips_at,
             holds_when,
+            window: None,
+            window_verdict: None,
         });
     }
     Ok(out)

@@ -35,13 +35,15 @@ impl Validate for CoinParams {
     }
 }
 
-/// What the room emits: snake_case names, unit last, one base unit each.
+/// What the room emits: snake_case names, unit last, one base unit each, and what kind of
+/// value it is (a share of counted flips: the lab pools the counts for its interval).
 const METRICS: &[MetricDef] = &[MetricDef::new(
     "heads_fraction",
     "fraction",
     "share of flips that came up heads",
     Better::Neither,
-)];
+)
+.proportion()];
 
 /// The room. The harness never sees this type: the registry lists
 /// `&Registered::<Coin>::NEW`, and the adapter parses and validates `CoinParams` once per
@@ -62,9 +64,9 @@ impl Room for Coin {
         let mut flips = ctx.streams.stream("flips");
         let heads = (0..p.flips)
             .filter(|_| uniform(&mut flips) < p.p_heads)
-            .count();
+            .count() as u64;
         let mut out = Outcome::default();
-        out.set("heads_fraction", heads as f64 / f64::from(p.flips));
+        out.set_proportion("heads_fraction", heads, u64::from(p.flips));
         Ok(out)
     }
 }

@@ -110,6 +110,7 @@ fn run_plans(
             wall_s: started.elapsed().as_secs_f64(),
             quick: plan.quick,
             overrides: plan.overrides.clone(),
+            probe_replications: summary.provenance.probe_replications,
         };
         let dir = write_scenario_dir(out_root, plan, &summary, &rows)?;
         printed.push((summary, dir));
@@ -204,6 +205,7 @@ pub fn summarise(
             wall_s: 0.0,
             quick: plan.quick,
             overrides: plan.overrides.clone(),
+            probe_replications: judged.probe_replications,
         },
         points,
         claims: judged.claims,

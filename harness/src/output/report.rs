@@ -155,7 +155,10 @@ pub fn flip_condition(v: &VerdictRecord) -> String {
         .map(|d| d.param.as_str())
         .collect();
     if !stable.is_empty() {
-        parts.push(format!("stable across the range of {}", stable.join(", ")));
+        parts.push(format!(
+            "each alone: stable across the range of {}",
+            stable.join(", ")
+        ));
     }
     if let Some(b) = &v.boundary {
         parts.push(match (b.value, b.ci95, b.holds_when.as_deref()) {
@@ -214,6 +217,15 @@ fn run_facts(s: &Summary) -> Vec<(String, String)> {
     ]);
     if !p.overrides.is_empty() {
         meta.push(("overrides".into(), p.overrides.join(" ")));
+    }
+    if p.probe_replications > 0 {
+        meta.push((
+            "robustness probes".into(),
+            format!(
+                "{} replications at moved assumptions and boundaries",
+                p.probe_replications
+            ),
+        ));
     }
     meta
 }

@@ -168,6 +168,7 @@ fn mm1_summary() -> Summary {
             wall_s: 1.0,
             quick: false,
             overrides: vec![],
+            probe_replications: 0,
         },
         points,
         claims,

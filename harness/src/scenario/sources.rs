@@ -134,9 +134,21 @@ pub(super) fn resolve(sf: &ScenarioFile, points: &mut [PlannedPoint], pr: &mut P
             }
         }
     };
-    let all: Vec<&PlannedPoint> = points.iter().collect();
     for (name, spec) in &sf.sources {
-        check(vec![key("sources"), key(name)], name, spec, &all);
+        // A point that gives this parameter a source of its own is that entry's business.
+        let of: Vec<&PlannedPoint> = points
+            .iter()
+            .filter(|p| {
+                p.spec()
+                    .is_none_or(|i| !sf.points[i].sources.contains_key(name))
+            })
+            .collect();
+        let of = if of.is_empty() {
+            points.iter().collect()
+        } else {
+            of
+        };
+        check(vec![key("sources"), key(name)], name, spec, &of);
     }
     for (i, ps) in sf.points.iter().enumerate() {
         let of: Vec<&PlannedPoint> = points.iter().filter(|p| p.spec() == Some(i)).collect();

@@ -334,3 +334,43 @@ expect = { lt = 2.0 }
     let report = std::fs::read_to_string(t.path().join("out/mm1/report.md")).unwrap();
     assert!(report.contains("PREVIEW (--quick)"), "{report}");
 }
+
+#[test]
+fn a_window_inside_the_range_where_an_about_claim_holds_is_found() {
+    // W_q = λ/(1 − λ) ≈ 2 s ± 10% for λ in about [0.643, 0.688]: fails at both ends of
+    // [0.5, 0.8], holds in between.
+    let t = tempdir();
+    let toml = mm1(
+        "arrival_rate = { kind = \"assumed\", range = [0.5, 0.8], note = \"a plausible load\" }",
+        "
+[[claims]]
+id = \"about-2\"
+text = \"waits about 2 s\"
+metric = \"wait_mean\"
+expect = { approx = 2.0, rel_tol = 0.1 }
+",
+    )
+    .replace("arrival_rate = 0.6", "arrival_rate = 0.5");
+    let (r, s) = run_toml(t.path(), &toml, &[]);
+    let v = record(&s, "about-2");
+    assert_eq!(v["verdict"], "depends", "{v}");
+    let d = &v["depends_on"][0];
+    assert_eq!(
+        d["verdicts"],
+        serde_json::json!(["fails", "fails", "fails"])
+    );
+    let [a, b] = [
+        d["window"][0].as_f64().unwrap(),
+        d["window"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        (0.62..0.66).contains(&a) && (0.67..0.71).contains(&b),
+        "{d}"
+    );
+    assert_eq!(d["holds_when"], "between");
+    assert!(
+        r.stdout.contains("holds when arrival_rate is in ["),
+        "{}",
+        r.stdout
+    );
+}

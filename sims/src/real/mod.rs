@@ -149,8 +149,27 @@ impl KernelReport {
         );
     }
 
-    /// Records the mean of repeated measurements with its Student-t 95% interval.
+    /// Records the mean of repeated measurements with its Student-t 95% interval. Kernels
+    /// measure times, sizes, counts and ratios: the interval is cut at zero, and at one for a
+    /// `fraction` (a quantity that can be negative uses [`KernelReport::set_samples_in`]).
     pub fn set_samples(&mut self, name: impl Into<String>, samples: &[f64], unit: &str) {
+        let hi = if unit == "fraction" {
+            1.0
+        } else {
+            f64::INFINITY
+        };
+        self.set_samples_in(name, samples, unit, (0.0, hi));
+    }
+
+    /// Records the mean of repeated measurements with its Student-t 95% interval cut to the
+    /// range the quantity lives in.
+    pub fn set_samples_in(
+        &mut self,
+        name: impl Into<String>,
+        samples: &[f64],
+        unit: &str,
+        (lo, hi): (f64, f64),
+    ) {
         if samples.is_empty() {
             return;
         }
@@ -160,7 +179,7 @@ impl KernelReport {
             RealMetric {
                 value: e.mean,
                 unit: unit.to_string(),
-                ci95: (samples.len() > 1).then_some([e.ci95.0, e.ci95.1]),
+                ci95: (samples.len() > 1).then_some([e.ci95.0.max(lo), e.ci95.1.min(hi)]),
                 n: samples.len() as u32,
                 exact: false,
             },
