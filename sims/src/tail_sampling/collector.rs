@@ -19,6 +19,8 @@ pub(super) struct Entry {
     error: bool,
     spans: u32,
     decided: Option<bool>,
+    /// Made by the trace's first export batch (not a fragment of a trace the collector lost).
+    first: bool,
 }
 
 /// What policies see of a held trace: attributes come from precomputed route tables.
@@ -80,7 +82,6 @@ impl Collector<'_> {
         n: u32,
         error: bool,
     ) {
-        self.counts.ingested_spans += n as u64;
         let id = meta.id;
         // Late spans: caches first, then an inherited decision.
         if self.sampled.get(id) {
@@ -134,6 +135,7 @@ impl Collector<'_> {
                 error,
                 spans: n,
                 decided: None,
+                first: !after_first,
             },
         );
         self.fifo.push_back(id);
@@ -153,6 +155,9 @@ impl Collector<'_> {
                 if e.decided.is_none() {
                     // Lost without a decision: nothing exported, nothing cached.
                     self.counts.dropped_undecided += 1;
+                    if e.first {
+                        self.counts.lost_traces += 1;
+                    }
                     self.pending -= 1;
                     self.buffered_spans -= e.spans as u64;
                     if e.root {
@@ -183,6 +188,11 @@ impl Collector<'_> {
                 self.cfg.sample_on_first_match,
             );
             let (meta, root, spans) = (e.meta, e.root, e.spans);
+            if !root && e.first {
+                // Decided on part of the trace: the root (and with it the full duration, and
+                // an ERROR on it) comes later.
+                self.counts.decided_before_root += 1;
+            }
             self.pending -= 1;
             self.buffered_spans -= spans as u64;
             if f.sampled {

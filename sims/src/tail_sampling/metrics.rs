@@ -6,10 +6,11 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "traces_per_day",
         "traces/day",
-        "requests traced per day (one trace each)",
+        "requests traced per day, one trace each: rpm x 1,440 (an input product)",
         Better::Neither,
     )
-    .non_negative(),
+    .non_negative()
+    .from_inputs(),
     MetricDef::new(
         "stored_traces_per_day",
         "traces/day",
@@ -17,6 +18,27 @@ pub(super) const METRICS: &[MetricDef] = &[
         Better::Neither,
     )
     .non_negative(),
+    MetricDef::new(
+        "normal_stored_traces_per_day",
+        "traces/day",
+        "traces neither failed, slow nor probes (the happy path) whose root was exported",
+        Better::Neither,
+    )
+    .non_negative(),
+    MetricDef::new(
+        "normal_traces_kept_fraction",
+        "fraction",
+        "share of happy-path traces (no ERROR span, under slow_threshold_ms, not a probe) kept",
+        Better::Neither,
+    )
+    .proportion(),
+    MetricDef::new(
+        "decided_before_root_fraction",
+        "fraction",
+        "share of traces decided before their root span (the last exported) reached the collector",
+        Better::Lower,
+    )
+    .proportion(),
     MetricDef::new(
         "kept_fraction",
         "fraction",
@@ -28,6 +50,13 @@ pub(super) const METRICS: &[MetricDef] = &[
         "error_traces_kept_fraction",
         "fraction",
         "share of traces with an ERROR span whose root was kept",
+        Better::Higher,
+    )
+    .proportion(),
+    MetricDef::new(
+        "business_error_traces_kept_fraction",
+        "fraction",
+        "share of traces with an ERROR span, off the probe paths, whose root was kept",
         Better::Higher,
     )
     .proportion(),
@@ -52,6 +81,13 @@ pub(super) const METRICS: &[MetricDef] = &[
         Better::Lower,
     )
     .rate(1.0),
+    MetricDef::new(
+        "dropped_undecided_fraction",
+        "fraction",
+        "share of traces whose first spans were evicted from num_traces before a decision (lost)",
+        Better::Lower,
+    )
+    .proportion(),
     MetricDef::new(
         "fragment_traces_per_day",
         "traces/day",
@@ -97,10 +133,19 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "vendor_usd_month",
         "usd/month",
-        "a per-span vendor bill for ingesting every span",
+        "a per-span vendor bill for every span emitted: rpm x minutes x mean spans x price (an input product)",
         Better::Neither,
     )
-    .non_negative(),
+    .non_negative()
+    .from_inputs(),
+    MetricDef::new(
+        "log_usd_month",
+        "usd/month",
+        "log_gb_month at the object storage price (an input product)",
+        Better::Lower,
+    )
+    .non_negative()
+    .from_inputs(),
     MetricDef::new(
         "cost_ratio",
         "ratio",

@@ -433,3 +433,58 @@ fn long_requests_are_decided_before_their_spans_arrive() {
     );
     assert!(m["slow_traces_kept_fraction"] < 0.95, "{m:?}");
 }
+
+#[test]
+fn decisions_before_the_root_arrives_are_counted() {
+    // Requests far longer than decision_wait are decided on their first child alone; requests
+    // of tens of milliseconds never are.
+    let long = run_day(
+        "collector_version = \"0.143.0\"\nlatency_median_ms = 30000.0\nlatency_sigma = 0.2",
+        0.05,
+    );
+    assert!(long["decided_before_root_fraction"] > 0.9, "{long:?}");
+    let short = run_day(
+        "collector_version = \"0.143.0\"\nlatency_median_ms = 20.0\nlatency_sigma = 0.3",
+        0.05,
+    );
+    assert_eq!(short["decided_before_root_fraction"], 0.0, "{short:?}");
+}
+
+#[test]
+fn the_happy_path_is_sampled_at_five_percent_in_legacy_mode_only() {
+    let legacy = run_day("collector_version = \"0.143.0\"", 0.2);
+    // 5% of traces neither failed, slow nor probes: the probabilistic policy alone.
+    assert!(
+        (legacy["normal_traces_kept_fraction"] - 0.05).abs() < 0.003,
+        "{legacy:?}"
+    );
+    let plain = run_day("collector_version = \"0.150.0\"", 0.2);
+    assert_eq!(plain["normal_traces_kept_fraction"], 1.0, "{plain:?}");
+    // Errors off the probe paths are all kept in both modes at these durations.
+    assert_eq!(legacy["business_error_traces_kept_fraction"], 1.0);
+    assert!(legacy["error_traces_kept_fraction"] <= 1.0);
+}
+
+#[test]
+fn input_products_are_exact() {
+    let m = run_day(
+        "rpm = 10000.0\nprobe_share = 0.01\nspans_per_trace = 10.0\nvendor_usd_per_million_spans = 31.0\nlog_gb_month = 80.0\nstorage_usd_per_gb_month = 0.023",
+        0.02,
+    );
+    assert_eq!(m["traces_per_day"], 14_400_000.0);
+    // 10,000 x 1,440 x 30 x (0.01 + 0.99 x 10) spans x $31 per million.
+    let vendor = 10_000.0 * 1440.0 * 30.0 * (0.01 + 0.99 * 10.0) / 1e6 * 31.0;
+    assert!((m["vendor_usd_month"] - vendor).abs() < 1e-6, "{m:?}");
+    assert!((m["log_usd_month"] - 80.0 * 0.023).abs() < 1e-12);
+}
+
+#[test]
+fn losses_past_num_traces_are_counted_once_per_trace() {
+    // 400k RPM overflows 50,000 pending traces within decision_wait: most traces are lost,
+    // and the share of traces lost stays a share.
+    let m = run_day("collector_version = \"0.143.0\"\nrpm = 400000.0", 0.005);
+    let lost = m["dropped_undecided_fraction"];
+    assert!(lost > 0.3 && lost <= 1.0, "{m:?}");
+    let m = run_day("collector_version = \"0.143.0\"", 0.05);
+    assert_eq!(m["dropped_undecided_fraction"], 0.0, "{m:?}");
+}
