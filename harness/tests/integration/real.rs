@@ -61,33 +61,71 @@ fn postgres_kernel_runs_calibrates_and_is_judged() {
             real["reason"].as_str().unwrap().contains("PostgreSQL"),
             "{real}"
         );
-        assert_eq!(claim("one-charge")["verdict"], "not_run");
-        assert_eq!(claim("model-matches")["verdict"], "not_run");
+        for id in ["one-charge", "charged-once-share", "model-matches"] {
+            assert_eq!(claim(id)["verdict"], "not_run");
+        }
         return;
     }
     assert_eq!(real["status"], "ok", "{real}");
     let m = &real["metrics"];
-    // The database counts the charges: one per key for every keyed flow, N without a key.
-    for n in [2, 4] {
-        assert_eq!(m[format!("article_n{n}_charges_per_key")], 1.0, "{m}");
-        assert_eq!(m[format!("article_for_update_n{n}_charges_per_key")], 1.0);
-        assert_eq!(m[format!("one_transaction_n{n}_charges_per_key")], 1.0);
-        assert_eq!(m[format!("none_n{n}_charges_per_key")], n as f64);
-        assert_eq!(m[format!("article_n{n}_conflicts_per_key")], (n - 1) as f64);
+    let n = |k: &str| real["n"][k].as_u64().unwrap_or(0);
+    let exact = |k: &str| real["exact"].as_array().unwrap().iter().any(|x| x == k);
+    let ci = |k: &str| {
+        let c = real["ci95"][k]
+            .as_array()
+            .unwrap_or_else(|| panic!("{k}: no interval"));
+        (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+    };
+    // Every experiment is repeated: 3 bursts per flow and size, each one counted by the database.
+    for size in [2, 4] {
+        for flow in ["article", "article_for_update", "one_transaction"] {
+            let k = format!("{flow}_n{size}_charges_per_key");
+            assert_eq!(m[&k], 1.0, "{m}");
+            assert_eq!(n(&k), 3, "{k}");
+            // Three bursts that all charged once: a share whose interval is not certainty.
+            let once = format!("{flow}_n{size}_charged_once");
+            assert_eq!(m[&once], 1.0);
+            let (lo, hi) = ci(&once);
+            assert!(lo < 0.6 && hi == 1.0, "{once}: [{lo}, {hi}]");
+        }
+        assert_eq!(m[format!("none_n{size}_charges_per_key")], size as f64);
         assert_eq!(
-            m[format!("one_transaction_n{n}_replays_per_key")],
-            (n - 1) as f64
+            m[format!("article_n{size}_conflicts_per_key")],
+            (size - 1) as f64
+        );
+        assert_eq!(
+            m[format!("one_transaction_n{size}_replays_per_key")],
+            (size - 1) as f64
         );
     }
+    // Facts the database keeps, over all the bursts: judged as checked, not as one noisy look.
+    assert_eq!(m["article_bursts"], 6.0);
+    assert_eq!(m["article_bursts_not_charged_once"], 0.0);
+    assert_eq!(m["none_bursts_not_charged_once"], 6.0);
+    assert!(exact("article_bursts_not_charged_once") && !exact("article_n4_charged_once"));
+    assert_eq!(m["article_sequential_not_charged_once"], 0.0);
+    assert_eq!(m["returning_empty_on_conflict"], 1.0);
     assert_eq!(m["article_race_wrong_answer"], 1.0);
-    assert_eq!(m["stable_key_loss50_double_charges_per_10k"], 0.0);
+    assert_eq!(m["for_update_absent_key_blocks"], 0.0);
+    assert_eq!(m["for_update_present_key_blocks"], 1.0);
+    // A handler that dies after charging leaves its key `processing`: refused until the TTL,
+    // charged again after it.
+    assert_eq!(m["crash_retry_refused_after_23h"], 1.0);
+    assert_eq!(m["crash_charges_per_key_after_ttl"], 2.0);
+    // Retries: two runs of 40 payments, every payment a trial; the stable key's extra charges
+    // are counted.
+    assert_eq!(n("random_key_loss50_double_charges_per_10k"), 80);
+    assert_eq!(n("random_key_loss50_retries"), 2);
     assert!(
         m["random_key_loss50_double_charges_per_10k"]
             .as_f64()
             .unwrap()
             > 0.0
     );
+    assert_eq!(m["stable_key_loss50_extra_charges"], 0.0);
     assert_eq!(m["ttl_deleted_keys"], 2000.0);
+    assert_eq!(m["ttl_deletes_only_expired"], 1.0);
+    assert_eq!(n("ttl_delete_s"), 2);
     // The measured round trip went into the burst points, and only those.
     let db_ms = real["calibration"]["db_ms"].as_f64().unwrap();
     let points = s["points"].as_array().unwrap();
@@ -100,7 +138,15 @@ fn postgres_kernel_runs_calibrates_and_is_judged() {
             .iter()
             .all(|p| p["params"]["db_ms"].as_f64() == Some(db_ms))
     );
-    assert_eq!(claim("one-charge")["verdict"], "holds");
+    let one = claim("one-charge");
+    assert_eq!(one["verdict"], "holds", "{one}");
+    assert!(
+        one["reason"].as_str().unwrap().starts_with("checked"),
+        "{one}"
+    );
+    // 3 of 3 is not "more than 90% for sure".
+    let share = claim("charged-once-share");
+    assert_eq!(share["verdict"], "inconclusive", "{share}");
     assert_eq!(
         claim("model-matches")["verdict"],
         "holds",

@@ -113,6 +113,8 @@ pub(super) struct Group<'a> {
     /// Key of each payment (UUID per payment, or content hash).
     pub(super) payment_key: Vec<u64>,
     pub(super) latency: &'a mut LatencyHistogram,
+    /// First tap to success, for the payments that needed more than one attempt.
+    pub(super) retried_latency: &'a mut LatencyHistogram,
     pub(super) counts: &'a mut Counts,
 }
 
@@ -194,7 +196,11 @@ impl Group<'_> {
                 let p = &mut self.payments[payment];
                 p.done = true;
                 let started = p.first_sent.unwrap_or(now);
+                let retried = p.attempts > 1;
                 self.latency.record(now.since(started));
+                if retried {
+                    self.retried_latency.record(now.since(started));
+                }
             }
             Code::Conflict => self.retry(payment),
         }

@@ -11,6 +11,13 @@ pub(super) const METRICS: &[MetricDef] = &[
     )
     .rate(10_000.0),
     MetricDef::new(
+        "double_charges_per_day",
+        "per day",
+        "extra charges a day at payments_per_day (the simulated payments are that many days)",
+        Better::Lower,
+    )
+    .rate(1.0),
+    MetricDef::new(
         "false_dedupes_per_10k",
         "per 10k",
         "genuine payments told 'paid' by another payment's replay, never charged",
@@ -46,6 +53,13 @@ pub(super) const METRICS: &[MetricDef] = &[
     )
     .non_negative(),
     MetricDef::new(
+        "retried_p50_s",
+        "s",
+        "median time from first tap to a success, for payments that needed a retry",
+        Better::Lower,
+    )
+    .non_negative(),
+    MetricDef::new(
         "table_rows_steady_state",
         "rows",
         "idempotency keys held: keys per day x TTL (a year's worth without TTL)",
@@ -56,29 +70,36 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "burst_charges_per_key",
         "charges",
-        "burst mode: charges per key when burst_size duplicates arrive together",
+        "burst mode: charges per burst of burst_size duplicates of one key",
         Better::Lower,
     )
-    .non_negative(),
+    .rate(1.0),
+    MetricDef::new(
+        "burst_double_charged",
+        "fraction",
+        "burst mode: bursts that charged more than once, of bursts run",
+        Better::Lower,
+    )
+    .proportion(),
     MetricDef::new(
         "burst_conflicts_per_key",
         "answers",
         "burst mode: 409 answers per burst",
         Better::Lower,
     )
-    .non_negative(),
+    .rate(1.0),
     MetricDef::new(
         "burst_replays_per_key",
         "answers",
         "burst mode: stored-result replays per burst",
         Better::Neither,
     )
-    .non_negative(),
+    .rate(1.0),
     MetricDef::new(
         "burst_wrong_answers_per_key",
         "answers",
         "burst mode: 409 answers for a completed payment per burst",
         Better::Lower,
     )
-    .non_negative(),
+    .rate(1.0),
 ];

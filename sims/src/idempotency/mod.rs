@@ -43,7 +43,7 @@ impl Room for Idempotency {
     type Params = IdempotencyParams;
 
     // How much is simulated, not what: `--quick` may shrink these.
-    const HORIZON: &'static [&'static str] = &["burst_trials"];
+    const HORIZON: &'static [&'static str] = &["burst_trials", "payments_simulated"];
 
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS

@@ -31,10 +31,12 @@ fn charge_dist(p: &IdempotencyParams) -> LogNormal<f64> {
 }
 
 /// What the real kernel measures: `burst_size` requests with one key, arriving within
-/// `burst_spread_ms`, no losses, no retries; answers and charges per key.
+/// `burst_spread_ms`, no losses, no retries; answers and charges per burst, with the counts
+/// behind them (bursts are the exposure).
 fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
     let mut rng = streams.stream("bursts");
     let mut latency = LatencyHistogram::new();
+    let mut retried_latency = LatencyHistogram::new();
     let mut counts = Counts::default();
     let quiet = IdempotencyParams {
         request_loss: 0.0,
@@ -49,6 +51,7 @@ fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
     };
     let n = p.burst_size as usize;
     let mut charges = 0u64;
+    let mut double_charged = 0u64;
     for _ in 0..p.burst_trials {
         let key = rng.next_u64();
         let mut g = Group {
@@ -65,6 +68,7 @@ fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
             charge: charge_dist(&quiet),
             payment_key: vec![key; n],
             latency: &mut latency,
+            retried_latency: &mut retried_latency,
             counts: &mut counts,
         };
         for payment in 0..n {
@@ -72,14 +76,26 @@ fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
             g.sched.schedule_in(at, Ev::Send { payment });
         }
         g.drain(SimTime::ZERO + secs(3600.0));
-        charges += g.payments.iter().map(|x| x.charges as u64).sum::<u64>();
+        let burst: u64 = g.payments.iter().map(|x| x.charges as u64).sum();
+        charges += burst;
+        double_charged += u64::from(burst > 1);
     }
-    let per_key = |x: u64| x as f64 / p.burst_trials.max(1) as f64;
+    let bursts = f64::from(p.burst_trials);
     let mut out = Outcome::default();
-    out.set("burst_charges_per_key", per_key(charges));
-    out.set("burst_conflicts_per_key", per_key(counts.conflicts));
-    out.set("burst_replays_per_key", per_key(counts.replays));
-    out.set("burst_wrong_answers_per_key", per_key(counts.wrong_answers));
+    out.set_rate("burst_charges_per_key", charges, bursts, 1.0);
+    out.set_rate("burst_conflicts_per_key", counts.conflicts, bursts, 1.0);
+    out.set_rate("burst_replays_per_key", counts.replays, bursts, 1.0);
+    out.set_rate(
+        "burst_wrong_answers_per_key",
+        counts.wrong_answers,
+        bursts,
+        1.0,
+    );
+    out.set_proportion(
+        "burst_double_charged",
+        double_charged,
+        u64::from(p.burst_trials),
+    );
     out
 }
 
@@ -87,13 +103,16 @@ fn bursts(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
 fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
     let mut rng = streams.stream("payments");
     let mut latency = LatencyHistogram::new();
+    let mut retried_latency = LatencyHistogram::new();
     let mut counts = Counts::default();
     let charge = charge_dist(p);
     let restart_gap = (p.restarts_per_day > 0.0)
         .then(|| Exp::new(p.restarts_per_day / 86_400.0).expect("validated"));
     let repeat_gap = Exp::new(1.0 / p.repeat_gap_s).expect("validated");
-    let n = p.payments_per_day.round() as u64;
+    let n = u64::from(p.payments_simulated);
     let day = secs(86_400.0);
+    // Offline replays come `offline_delay_h` later; every group runs until two days after.
+    let horizon = SimTime::ZERO + day + day + secs(p.offline_delay_h * 3600.0);
     for i in 0..n {
         // Each group starts at its own time of day (it matters for content-hash buckets).
         let start = secs(86_400.0 * (i as f64 + 0.5) / n as f64);
@@ -133,6 +152,7 @@ fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
             charge,
             payment_key: keys,
             latency: &mut latency,
+            retried_latency: &mut retried_latency,
             counts: &mut counts,
         };
         // Times are relative to the group's start; the start only mattered for buckets.
@@ -145,8 +165,7 @@ fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
         if repeat {
             g.sched.schedule_in(repeat_at, Ev::Send { payment: 1 });
         }
-        // Offline replays can come hours later; nothing runs for more than two days.
-        g.drain(SimTime::ZERO + day + day);
+        g.drain(horizon);
         for pay in &g.payments {
             g.counts.payments += 1;
             g.counts.extra_charges += pay.charges.saturating_sub(1) as u64;
@@ -159,10 +178,16 @@ fn day(p: &IdempotencyParams, streams: &RngStreams) -> Outcome {
             }
         }
     }
-    outcome(p, &counts, &latency)
+    outcome(p, n, &counts, &latency, &retried_latency)
 }
 
-fn outcome(p: &IdempotencyParams, c: &Counts, latency: &LatencyHistogram) -> Outcome {
+fn outcome(
+    p: &IdempotencyParams,
+    logical: u64,
+    c: &Counts,
+    latency: &LatencyHistogram,
+    retried: &LatencyHistogram,
+) -> Outcome {
     let mut out = Outcome::default();
     let payments = c.payments as f64;
     for (name, events) in [
@@ -174,14 +199,20 @@ fn outcome(p: &IdempotencyParams, c: &Counts, latency: &LatencyHistogram) -> Out
     ] {
         out.set_rate(name, events, payments, 10_000.0);
     }
+    // The simulated payments are this many days of the article's traffic.
+    let days = logical as f64 / p.payments_per_day;
+    out.set_rate("double_charges_per_day", c.extra_charges, days, 1.0);
     if !latency.is_empty() {
         out.set("p99_latency_ms", latency.value_at_quantile_s(0.99) * 1000.0);
     }
+    if !retried.is_empty() {
+        out.set("retried_p50_s", retried.value_at_quantile_s(0.5));
+    }
     // Keys written per day, kept for the TTL; without a TTL, a year's worth (and growing).
-    let keys_per_day = if c.payments == 0 {
+    let keys_per_day = if logical == 0 {
         0.0
     } else {
-        c.keys_stored as f64 / c.payments as f64 * p.payments_per_day
+        c.keys_stored as f64 / days
     };
     let kept_days = if p.ttl_h > 0.0 { p.ttl_h / 24.0 } else { 365.0 };
     out.set("table_rows_steady_state", keys_per_day * kept_days);

@@ -9,8 +9,13 @@ use crate::room::Validate;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdempotencyParams {
-    /// Logical payments per day. Default 10,000 (article: "thousands daily").
+    /// Logical payments per day. Default 10,000 (article: "thousands daily"). It scales the
+    /// per-day metrics (double charges a day, table rows); how many payments are simulated is
+    /// `payments_simulated`.
     pub payments_per_day: f64,
+    /// Logical payments simulated per replication (how much is simulated, not what: the
+    /// per-10k rates do not depend on it, only their intervals). Default 10,000.
+    pub payments_simulated: u32,
     /// Probability an attempt's request never reaches the server. Default 0.01 (article 1-5%).
     pub request_loss: f64,
     /// Probability the response is lost after the server committed. Default 0.01 (article).
@@ -69,6 +74,7 @@ impl Default for IdempotencyParams {
     fn default() -> Self {
         IdempotencyParams {
             payments_per_day: 10_000.0,
+            payments_simulated: 10_000,
             request_loss: 0.01,
             response_loss: 0.01,
             stall_rate: 0.005,
@@ -155,6 +161,13 @@ impl Validate for IdempotencyParams {
                 "response_loss",
                 self.response_loss,
                 "request_loss + response_loss ≤ 0.9",
+            ));
+        }
+        if self.payments_simulated == 0 || self.payments_simulated > 10_000_000 {
+            return Err(ParamsError::out_of_range(
+                "payments_simulated",
+                self.payments_simulated,
+                "1 to 10 million payments per replication",
             ));
         }
         require_positive("stall_s", self.stall_s)?;

@@ -80,6 +80,46 @@ fn offline_replays_after_the_ttl_charge_again() {
         0.0
     );
     assert!(run(&format!("{base}offline_delay_h = 30.0"))["double_charges_per_10k"] > 100.0);
+    // Replays days later are simulated too (the horizon follows the delay).
+    assert!(run(&format!("{base}offline_delay_h = 72.0"))["double_charges_per_10k"] > 100.0);
+}
+
+#[test]
+fn per_day_counts_follow_the_traffic_and_rates_do_not() {
+    // The simulated payments are a sample: the traffic scales the per-day count only.
+    let at = |ppd: f64| {
+        run(&format!(
+            "{LOSSY}key_strategy = \"none\"\npayments_per_day = {ppd}\npayments_simulated = 4000"
+        ))
+    };
+    let (small, large) = (at(1000.0), at(8000.0));
+    assert_eq!(
+        small["double_charges_per_10k"],
+        large["double_charges_per_10k"]
+    );
+    let per_day = |m: &BTreeMap<String, f64>, ppd: f64| m["double_charges_per_10k"] * ppd / 1e4;
+    assert!((small["double_charges_per_day"] - per_day(&small, 1000.0)).abs() < 1e-9);
+    assert!((large["double_charges_per_day"] - per_day(&large, 8000.0)).abs() < 1e-9);
+    // About 3% of the day's payments.
+    assert!(
+        (large["double_charges_per_day"] - 240.0).abs() < 60.0,
+        "{large:?}"
+    );
+}
+
+#[test]
+fn retried_payments_succeed_after_the_client_timeout() {
+    // A lost response is noticed at the timeout (10 s); the retry (after up to 1 s of backoff)
+    // gets the stored result.
+    let m = run(&format!(
+        "{LOSSY}key_strategy = \"uuid_per_payment\"\nserver_strategy = \"article\""
+    ));
+    let p50 = m["retried_p50_s"];
+    assert!((10.0..12.0).contains(&p50), "{m:?}");
+    let slow = run(&format!(
+        "{LOSSY}key_strategy = \"uuid_per_payment\"\nserver_strategy = \"article\"\nclient_timeout_s = 30.0"
+    ));
+    assert!((30.0..32.0).contains(&slow["retried_p50_s"]), "{slow:?}");
 }
 
 #[test]
@@ -105,9 +145,11 @@ fn bursts_reproduce_the_flows_under_concurrency() {
     for n in [2, 8, 32] {
         let nf = n as f64;
         assert_eq!(burst("none", n)["burst_charges_per_key"], nf);
+        assert_eq!(burst("none", n)["burst_double_charged"], 1.0);
         for server in ["article", "article_for_update"] {
             let m = burst(server, n);
             assert_eq!(m["burst_charges_per_key"], 1.0, "{server} n={n}");
+            assert_eq!(m["burst_double_charged"], 0.0, "{server} n={n}");
             assert_eq!(m["burst_conflicts_per_key"], nf - 1.0, "{server} n={n}");
             assert_eq!(m["burst_wrong_answers_per_key"], 0.0);
         }

@@ -1,5 +1,11 @@
 //! The server flows the kernel runs against PostgreSQL (built with the `postgres` feature); the
 //! in-memory set is not a database flow.
+//!
+//! Every experiment is repeated. What the database decides whatever the timing (one claim per
+//! key under a unique index, a committed `processing` row that nothing updates, the rows a
+//! `DELETE` removes) is reported as an exact fact over all trials; what timing can change (409
+//! or replay, how long a delete takes) as samples with a t interval or as a share of trials
+//! with a Wilson interval.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +13,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tokio::sync::Barrier;
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::RealParams;
 use crate::real::postgres::{Database, run_kernel};
@@ -52,10 +59,25 @@ const SCHEMA: &str = "
         created_at timestamptz NOT NULL DEFAULT now());
     CREATE TABLE charges (id bigserial PRIMARY KEY, key text NOT NULL);";
 
+/// The article's cleanup statement (Step 5), as written.
+const CLEANUP: &str = "DELETE FROM idempotency_keys WHERE created_at < NOW() - INTERVAL '24 hours'";
+
 pub(super) fn run(p: &RealParams, ctx: &KernelContext) -> KernelReport {
     run_kernel(&p.database_url, "idempotency", ctx, async |db, r| {
         experiments(db, p, ctx, r).await
     })
+}
+
+fn err(e: tokio_postgres::Error) -> String {
+    e.to_string()
+}
+
+fn share(hits: u64, trials: u64) -> f64 {
+    hits as f64 / trials.max(1) as f64
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len().max(1) as f64
 }
 
 async fn experiments(
@@ -65,25 +87,19 @@ async fn experiments(
     r: &mut KernelReport,
 ) -> Result<(), String> {
     let admin = db.connect().await?;
-    admin
-        .batch_execute(SCHEMA)
-        .await
-        .map_err(|e| e.to_string())?;
+    admin.batch_execute(SCHEMA).await.map_err(err)?;
     let mut rng = crate::des::RngStreams::new(ctx.seed, 0, 0).stream("pg_idempotency");
 
-    // One round trip: the model's db_ms.
+    // One round trip: the model's db_ms (the median; the mean and its interval are reported).
     let mut rtt = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        admin
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| e.to_string())?;
+        admin.simple_query("SELECT 1").await.map_err(err)?;
         rtt.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    r.set_samples("db_round_trip_ms", &rtt, "ms");
     rtt.sort_by(f64::total_cmp);
     let db_ms = rtt[rtt.len() / 2];
-    r.set("db_round_trip_ms", db_ms, "ms");
     r.calibration
         .insert("db_ms".into(), toml::Value::Float(round3(db_ms)));
     r.calibration.insert(
@@ -93,33 +109,69 @@ async fn experiments(
     r.calibration
         .insert("charge_sigma".into(), toml::Value::Float(0.0));
 
-    let pool_size = *p.burst_sizes.iter().max().unwrap_or(&2) as usize;
+    let pool_size = (*p.burst_sizes.iter().max().unwrap_or(&2) as usize).max(2);
     let mut pool = Vec::with_capacity(pool_size);
     for _ in 0..pool_size {
         pool.push(Arc::new(db.connect().await?));
     }
 
+    // Each step's wall time, for the report (where the kernel's time goes).
+    let mut steps = Vec::new();
+    let mut t = Instant::now();
+    let mut lap = |name: &str| {
+        steps.push(format!("{name} {:.1}", t.elapsed().as_secs_f64()));
+        t = Instant::now();
+    };
+    bursts(&admin, &pool, p, ctx, &mut rng, r).await?;
+    lap("bursts");
+    sequential(&admin, &pool, p, ctx, &mut rng, r).await?;
+    returning_signal(&pool, p, &mut rng, r).await?;
+    select_race(&pool, p, ctx, &mut rng, r).await?;
+    lap("sequential, RETURNING, race");
+    for_update_blocking(&admin, &pool, p, ctx, &mut rng, r).await?;
+    crash(db, &admin, &pool, p, ctx, &mut rng, r).await?;
+    lap("FOR UPDATE, crash");
+    retries(&admin, &pool, p, ctx, &mut rng, r).await?;
+    lap("retries");
+    ttl(&admin, p, ctx, r).await?;
+    lap("TTL");
+    r.environment
+        .insert("step wall times (s)".into(), steps.join(", "));
+    Ok(())
+}
+
+/// N concurrent duplicates of one key, `trials` bursts per flow and size.
+async fn bursts(
+    admin: &Client,
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
     let mut spreads = Vec::new();
     let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut conflict_lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for flow in Flow::ALL {
         let mut line = Vec::new();
         let mut conflict_line = Vec::new();
+        let (mut not_once, mut bursts) = (0u64, 0u64);
         for &n in &p.burst_sizes {
             (ctx.progress)(&format!("{} flow, bursts of {n}", flow.name()));
             let (mut charges, mut conflicts, mut replays, mut wrong) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut once, mut double, mut any_conflict) = (0u64, 0u64, 0u64);
             for _ in 0..p.trials {
                 let key = format!("burst-{:016x}", rng.next_u64());
                 let (answers, spread) = burst(&pool[..n as usize], flow, &key, p.charge_ms).await?;
                 spreads.push(spread);
-                charges.push(count_charges(&admin, &key).await? as f64);
-                conflicts.push(
-                    answers
-                        .iter()
-                        .filter(|a| matches!(a, Answer::Conflict { .. }))
-                        .count() as f64,
-                );
+                let c = count_charges(admin, &key).await?;
+                let refused = answers
+                    .iter()
+                    .filter(|a| matches!(a, Answer::Conflict { .. }))
+                    .count();
+                charges.push(c as f64);
+                conflicts.push(refused as f64);
                 replays.push(answers.iter().filter(|a| **a == Answer::Replay).count() as f64);
                 wrong.push(
                     answers
@@ -127,22 +179,38 @@ async fn experiments(
                         .filter(|a| **a == Answer::Conflict { completed: true })
                         .count() as f64,
                 );
+                once += u64::from(c == 1);
+                double += u64::from(c > 1);
+                any_conflict += u64::from(refused > 0);
             }
+            let trials = u64::from(p.trials);
+            not_once += trials - once;
+            bursts += trials;
             let tag = format!("{}_n{n}", flow.name());
             r.set_samples(format!("{tag}_charges_per_key"), &charges, "charges");
             r.set_samples(format!("{tag}_conflicts_per_key"), &conflicts, "answers");
             r.set_samples(format!("{tag}_replays_per_key"), &replays, "answers");
             r.set_samples(format!("{tag}_wrong_answers_per_key"), &wrong, "answers");
-            let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;
+            r.set_proportion(format!("{tag}_charged_once"), once, trials);
+            r.set_proportion(format!("{tag}_double_charged"), double, trials);
+            r.set_proportion(format!("{tag}_any_conflict"), any_conflict, trials);
             line.push((n as f64, mean(&charges)));
             conflict_line.push((n as f64, mean(&conflicts)));
         }
-        lines.push((flow.name().to_string(), line));
-        conflict_lines.push((flow.name().to_string(), conflict_line));
+        // The database counts the charges: a burst that charged other than once is a fact.
+        let name = flow.name();
+        r.set_exact(
+            format!("{name}_bursts_not_charged_once"),
+            not_once as f64,
+            "bursts",
+        );
+        r.set_exact(format!("{name}_bursts"), bursts as f64, "bursts");
+        lines.push((name.to_string(), line));
+        conflict_lines.push((name.to_string(), conflict_line));
     }
+    r.set_samples("burst_spread_ms", &spreads, "ms");
     spreads.sort_by(f64::total_cmp);
     let spread_ms = spreads[spreads.len() / 2];
-    r.set("burst_spread_ms", spread_ms, "ms");
     r.calibration.insert(
         "burst_spread_ms".into(),
         toml::Value::Float(round3(spread_ms)),
@@ -151,7 +219,7 @@ async fn experiments(
         id: "real-burst-charges".into(),
         title: "Real PostgreSQL: charges per key in a burst (every keyed flow: 1)".into(),
         x_label: "concurrent duplicates".into(),
-        y_label: "charges per key".into(),
+        y_label: "charges per key (mean of the bursts)".into(),
         lines,
         log_y: false,
     });
@@ -159,134 +227,399 @@ async fn experiments(
         id: "real-burst-409s".into(),
         title: "Real PostgreSQL: 409 answers in a burst (FOR UPDATE changes nothing)".into(),
         x_label: "concurrent duplicates".into(),
-        y_label: "409 answers per burst".into(),
+        y_label: "409 answers per burst (mean of the bursts)".into(),
         lines: conflict_lines,
         log_y: false,
     });
+    Ok(())
+}
 
-    // Sequential duplicates: the second request after the first one's answer.
+/// Sequential duplicates: the second request after the first one's answer, `trials` pairs per
+/// flow.
+async fn sequential(
+    admin: &Client,
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
     (ctx.progress)("sequential duplicates");
     for flow in Flow::ALL {
-        let key = format!("seq-{:016x}", rng.next_u64());
-        let first = handle(&pool[0], flow, &key, p.charge_ms).await?;
-        let second = handle(&pool[0], flow, &key, p.charge_ms).await?;
-        let charges = count_charges(&admin, &key).await?;
-        r.set(
-            format!("{}_sequential_charges_per_key", flow.name()),
-            charges as f64,
+        let (mut charges, mut replayed, mut not_once) = (Vec::new(), 0u64, 0u64);
+        for _ in 0..p.trials {
+            let key = format!("seq-{:016x}", rng.next_u64());
+            let first = handle(&pool[0], flow, &key, p.charge_ms).await?;
+            let second = handle(&pool[0], flow, &key, p.charge_ms).await?;
+            let c = count_charges(admin, &key).await?;
+            charges.push(c as f64);
+            replayed += u64::from(first == Answer::Charged && second == Answer::Replay);
+            not_once += u64::from(c != 1);
+        }
+        let name = flow.name();
+        let trials = u64::from(p.trials);
+        r.set_samples(
+            format!("{name}_sequential_charges_per_key"),
+            &charges,
             "charges",
         );
-        r.set(
-            format!("{}_sequential_second_is_replay", flow.name()),
-            if first == Answer::Charged && second == Answer::Replay {
-                1.0
-            } else {
-                0.0
-            },
-            "bool",
+        r.set_proportion(
+            format!("{name}_sequential_second_is_replay"),
+            replayed,
+            trials,
+        );
+        r.set_exact(
+            format!("{name}_sequential_not_charged_once"),
+            not_once as f64,
+            "pairs",
         );
     }
+    Ok(())
+}
 
-    // The SELECT race: B reads before A claims; A completes; B claims.
+/// `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a row back for the first insert of a key and
+/// none for a duplicate, checked `trials` times.
+async fn returning_signal(
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
+    let mut signalled = 0u64;
+    for _ in 0..p.trials {
+        let key = format!("ret-{:016x}", rng.next_u64());
+        let first = claim(&pool[0], &key).await?;
+        let second = claim(&pool[1], &key).await?;
+        signalled += u64::from(first && !second);
+    }
+    r.set_exact(
+        "returning_empty_on_conflict",
+        share(signalled, u64::from(p.trials)),
+        "share of trials",
+    );
+    Ok(())
+}
+
+/// The race the article's first SELECT leaves open, forced: B reads before A claims; A
+/// charges and completes; B claims and is told 409 for a completed payment.
+async fn select_race(
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
     (ctx.progress)("the SELECT race");
     for flow in [Flow::Article, Flow::ArticleForUpdate] {
-        let key = format!("race-{:016x}", rng.next_u64());
-        let b = &pool[1];
-        let cached = select_completed(b, &key).await?;
-        let a = handle(&pool[0], flow, &key, p.charge_ms).await?;
-        let b_answer = if cached {
-            Answer::Replay
-        } else {
-            claim_then(b, flow, &key, p.charge_ms).await?
-        };
-        let wrong = a == Answer::Charged && b_answer == (Answer::Conflict { completed: true });
-        r.set(
+        let mut wrong = 0u64;
+        for _ in 0..p.trials {
+            let key = format!("race-{:016x}", rng.next_u64());
+            let b = &pool[1];
+            let cached = select_completed(b, &key).await?;
+            let a = handle(&pool[0], flow, &key, p.charge_ms).await?;
+            let b_answer = if cached {
+                Answer::Replay
+            } else {
+                claim_then(b, flow, &key, p.charge_ms).await?
+            };
+            wrong += u64::from(
+                a == Answer::Charged && b_answer == (Answer::Conflict { completed: true }),
+            );
+        }
+        let s = share(wrong, u64::from(p.trials));
+        // The interleaving is forced, so the answer is the flow's, not the timing's.
+        r.set_exact(
             format!("{}_race_wrong_answer", flow.name()),
-            if wrong { 1.0 } else { 0.0 },
-            "bool",
+            s,
+            "share of trials",
         );
-        if wrong {
+        if wrong > 0 {
             r.findings.push(format!(
-                "{} flow: a request whose \"cached?\" SELECT ran before another request \
-                 claimed the key was answered 409 \"in flight\" after that payment had \
-                 completed (a wrong answer, not a double charge).",
-                flow.name()
+                "{} flow: in {wrong} of {} forced races a request whose \"cached?\" SELECT ran \
+                 before another request claimed the key was answered 409 \"in flight\" after \
+                 that payment had completed (a wrong answer, not a double charge).",
+                flow.name(),
+                p.trials
             ));
         }
     }
+    Ok(())
+}
 
-    // Mobile retries: lost responses retried with a new random key or the same key.
+/// Whether a second `SELECT ... FOR UPDATE` on the key waits for the first transaction (it
+/// gives up after a 200 ms lock timeout), with the key absent (two duplicates arriving within
+/// milliseconds, before either inserted) and with it present.
+async fn for_update_blocking(
+    admin: &Client,
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
+    (ctx.progress)("does FOR UPDATE block?");
+    let lock = "SELECT status FROM idempotency_keys WHERE key = $1 FOR UPDATE";
+    for (present, name) in [
+        (false, "for_update_absent_key_blocks"),
+        (true, "for_update_present_key_blocks"),
+    ] {
+        let mut blocked = 0u64;
+        for _ in 0..p.trials {
+            let key = format!("lock-{:016x}", rng.next_u64());
+            if present {
+                admin
+                    .execute(
+                        "INSERT INTO idempotency_keys (key, status) VALUES ($1, 'processing')",
+                        &[&key],
+                    )
+                    .await
+                    .map_err(err)?;
+            }
+            let (a, b) = (&pool[0], &pool[1]);
+            a.batch_execute("BEGIN").await.map_err(err)?;
+            a.query(lock, &[&key]).await.map_err(err)?;
+            b.batch_execute("BEGIN; SET LOCAL lock_timeout = '200ms'")
+                .await
+                .map_err(err)?;
+            let waited = match b.query(lock, &[&key]).await {
+                Ok(_) => false,
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => true,
+                Err(e) => return Err(e.to_string()),
+            };
+            b.batch_execute("ROLLBACK").await.map_err(err)?;
+            a.batch_execute("COMMIT").await.map_err(err)?;
+            blocked += u64::from(waited);
+        }
+        r.set_exact(name, share(blocked, u64::from(p.trials)), "share of trials");
+    }
+    Ok(())
+}
+
+/// A handler that dies between the charge and its `UPDATE ... completed` (its connection is
+/// dropped): what a retry is told at once, after 23 hours, and after the article's 24-hour
+/// cleanup has run.
+async fn crash(
+    db: &Database,
+    admin: &Client,
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
+    (ctx.progress)("a handler crashes after the charge");
+    let (mut refused, mut still_processing, mut refused_23h) = (0u64, 0u64, 0u64);
+    let mut charges_after_ttl = Vec::new();
+    let age = "UPDATE idempotency_keys SET created_at = now() - $2::text::interval WHERE key = $1";
+    for _ in 0..p.trials {
+        let key = format!("crash-{:016x}", rng.next_u64());
+        {
+            let dying = db.connect().await?;
+            if select_completed(&dying, &key).await? {
+                return Err("a fresh key was already completed".into());
+            }
+            if !claim(&dying, &key).await? {
+                return Err("a fresh key could not be claimed".into());
+            }
+            charge(&dying, &key, p.charge_ms).await?;
+            // The process dies here: no UPDATE, the connection goes away.
+        }
+        let retry = handle(&pool[0], Flow::Article, &key, p.charge_ms).await?;
+        refused += u64::from(matches!(retry, Answer::Conflict { .. }));
+        let status = admin
+            .query_opt(
+                "SELECT status FROM idempotency_keys WHERE key = $1",
+                &[&key],
+            )
+            .await
+            .map_err(err)?
+            .map(|row| row.get::<_, String>(0));
+        still_processing += u64::from(status.as_deref() == Some("processing"));
+        // 23 hours on, the cleanup leaves it: a retry is still refused.
+        admin
+            .execute(age, &[&key, &"23 hours"])
+            .await
+            .map_err(err)?;
+        admin.batch_execute(CLEANUP).await.map_err(err)?;
+        let later = handle(&pool[0], Flow::Article, &key, p.charge_ms).await?;
+        refused_23h += u64::from(matches!(later, Answer::Conflict { .. }));
+        // Past 24 hours the cleanup deletes the key, and the retry claims it again.
+        admin
+            .execute(age, &[&key, &"25 hours"])
+            .await
+            .map_err(err)?;
+        admin.batch_execute(CLEANUP).await.map_err(err)?;
+        let _ = handle(&pool[0], Flow::Article, &key, p.charge_ms).await?;
+        charges_after_ttl.push(count_charges(admin, &key).await? as f64);
+    }
+    let t = u64::from(p.trials);
+    r.set_exact("crash_retry_refused", share(refused, t), "share of trials");
+    r.set_exact(
+        "crash_key_still_processing",
+        share(still_processing, t),
+        "share of trials",
+    );
+    r.set_exact(
+        "crash_retry_refused_after_23h",
+        share(refused_23h, t),
+        "share of trials",
+    );
+    r.set_exact(
+        "crash_charges_per_key_after_ttl",
+        mean(&charges_after_ttl),
+        "charges",
+    );
+    if refused > 0 {
+        r.findings.push(format!(
+            "a handler that died after charging left its key `processing`: the retry was answered \
+             409 \"in flight\" in {refused} of {t} trials, still after 23 hours, and once the \
+             24-hour cleanup deleted the key the retry charged again ({:.0} charges per key).",
+            mean(&charges_after_ttl)
+        ));
+    }
+    Ok(())
+}
+
+/// Mobile retries: each response lost with a probability, retried up to `max_retries` times
+/// with a new random key or the same key; `retry_trials` runs of `retry_payments` payments.
+/// Double charges per 10k are the mean over every payment (each one a trial), with its t
+/// interval; the retries per run are samples of runs.
+async fn retries(
+    admin: &Client,
+    pool: &[Arc<Client>],
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    rng: &mut crate::des::Stream,
+    r: &mut KernelReport,
+) -> Result<(), String> {
+    // Counts, not timings: commits need not wait for the WAL flush (thousands of them).
+    pool[0]
+        .batch_execute("SET synchronous_commit = off")
+        .await
+        .map_err(err)?;
     for &loss in &p.loss_rates {
         (ctx.progress)(&format!("retries at {:.0}% lost responses", loss * 100.0));
+        let pct = (loss * 100.0).round() as u32;
         for (strategy, random) in [("random_key", true), ("stable_key", false)] {
-            admin
-                .batch_execute("TRUNCATE idempotency_keys, charges")
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut lost_retried = 0u64;
-            for i in 0..p.retry_payments {
-                let mut key = format!("pay-{i}-{:016x}", rng.next_u64());
-                for attempt in 0..=p.max_retries {
-                    let _ = handle(&pool[0], Flow::Article, &key, p.charge_ms.min(1.0)).await?;
-                    let lost = crate::des::uniform(&mut rng) < loss;
-                    if !lost {
-                        break;
-                    }
-                    if attempt < p.max_retries {
-                        lost_retried += 1;
-                        if random {
-                            key = format!("pay-{i}-{:016x}", rng.next_u64());
+            // Each payment is a trial: its extra charges (x 10k), counted by the database.
+            let (mut per_10k, mut retried, mut extra_total) = (Vec::new(), Vec::new(), 0i64);
+            for _ in 0..p.retry_trials {
+                admin
+                    .batch_execute("TRUNCATE idempotency_keys, charges")
+                    .await
+                    .map_err(err)?;
+                let mut lost_retried = 0u64;
+                for i in 0..p.retry_payments {
+                    let prefix = format!("pay-{i}-");
+                    let mut key = format!("{prefix}{:016x}", rng.next_u64());
+                    for attempt in 0..=p.max_retries {
+                        // Sequential requests need no provider delay to show the mechanism.
+                        let _ = handle(&pool[0], Flow::Article, &key, 0.0).await?;
+                        let lost = crate::des::uniform(rng) < loss;
+                        if !lost {
+                            break;
+                        }
+                        if attempt < p.max_retries {
+                            lost_retried += 1;
+                            if random {
+                                key = format!("{prefix}{:016x}", rng.next_u64());
+                            }
                         }
                     }
                 }
+                // Charges per payment, whatever keys its attempts used.
+                let rows = admin
+                    .query(
+                        "SELECT split_part(key, '-', 2), count(*) FROM charges GROUP BY 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(err)?;
+                let mut charged = vec![0i64; p.retry_payments as usize];
+                for row in rows {
+                    let i: usize = row
+                        .get::<_, &str>(0)
+                        .parse()
+                        .map_err(|e| format!("charge key: {e}"))?;
+                    if let Some(c) = charged.get_mut(i) {
+                        *c += row.get::<_, i64>(1);
+                    }
+                }
+                for c in charged {
+                    extra_total += c - 1;
+                    per_10k.push((c - 1) as f64 * 10_000.0);
+                }
+                retried.push(lost_retried as f64);
             }
-            let charges = admin
-                .query_one("SELECT count(*) FROM charges", &[])
-                .await
-                .map_err(|e| e.to_string())?
-                .get::<_, i64>(0) as f64;
-            let extra = charges - p.retry_payments as f64;
-            let pct = (loss * 100.0).round() as u32;
-            r.set(
-                format!("{strategy}_loss{pct}_double_charges_per_10k"),
-                extra * 10_000.0 / p.retry_payments.max(1) as f64,
-                "per 10k",
-            );
-            r.set(
-                format!("{strategy}_loss{pct}_retries"),
-                lost_retried as f64,
-                "retries",
+            let tag = format!("{strategy}_loss{pct}");
+            r.set_samples(format!("{tag}_double_charges_per_10k"), &per_10k, "per 10k");
+            r.set_samples(format!("{tag}_retries"), &retried, "retries");
+            // The charges table counts them: extra charges over all trials are a fact.
+            r.set_exact(
+                format!("{tag}_extra_charges"),
+                extra_total as f64,
+                "charges",
             );
         }
     }
+    pool[0]
+        .batch_execute("RESET synchronous_commit")
+        .await
+        .map_err(err)?;
+    Ok(())
+}
 
-    // TTL cleanup of expired keys.
-    (ctx.progress)(&format!("TTL cleanup of {} keys", p.ttl_keys));
-    admin
-        .batch_execute(&format!(
-            "TRUNCATE idempotency_keys; \
-             INSERT INTO idempotency_keys (key, status, created_at) \
-             SELECT 'ttl-' || g, 'completed', now() - interval '25 hours' \
-             FROM generate_series(1, {}) g; ANALYZE idempotency_keys;",
-            p.ttl_keys
-        ))
-        .await
-        .map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    let deleted = admin
-        .execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let secs = t.elapsed().as_secs_f64();
-    r.set("ttl_deleted_keys", deleted as f64, "keys");
-    r.set("ttl_delete_s", secs, "s");
-    r.set(
-        "ttl_delete_keys_per_s",
-        deleted as f64 / secs.max(1e-9),
-        "keys/s",
+/// The article's cleanup on `ttl_keys` expired keys beside a tenth as many fresh ones,
+/// `ttl_trials` times: what it deletes (a fact) and how long it takes (samples).
+async fn ttl(
+    admin: &Client,
+    p: &RealParams,
+    ctx: &KernelContext<'_>,
+    r: &mut KernelReport,
+) -> Result<(), String> {
+    let fresh = (p.ttl_keys / 10).max(1);
+    let (mut secs, mut rate, mut deleted_keys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut exact_trials = 0u64;
+    for trial in 0..p.ttl_trials {
+        (ctx.progress)(&format!(
+            "TTL cleanup of {} keys ({} of {})",
+            p.ttl_keys,
+            trial + 1,
+            p.ttl_trials
+        ));
+        admin
+            .batch_execute(&format!(
+                "TRUNCATE idempotency_keys; \
+                 INSERT INTO idempotency_keys (key, status, created_at) \
+                 SELECT 'ttl-' || g, 'completed', now() - interval '25 hours' \
+                 FROM generate_series(1, {}) g; \
+                 INSERT INTO idempotency_keys (key, status, created_at) \
+                 SELECT 'fresh-' || g, 'completed', now() - interval '23 hours' \
+                 FROM generate_series(1, {fresh}) g; ANALYZE idempotency_keys;",
+                p.ttl_keys
+            ))
+            .await
+            .map_err(err)?;
+        let t = Instant::now();
+        let deleted = admin.execute(CLEANUP, &[]).await.map_err(err)?;
+        let s = t.elapsed().as_secs_f64();
+        let left: i64 = admin
+            .query_one("SELECT count(*) FROM idempotency_keys", &[])
+            .await
+            .map_err(err)?
+            .get(0);
+        exact_trials += u64::from(deleted == p.ttl_keys && left as u64 == fresh);
+        secs.push(s);
+        rate.push(deleted as f64 / s.max(1e-9));
+        deleted_keys.push(deleted as f64);
+    }
+    r.set_samples("ttl_delete_s", &secs, "s");
+    r.set_samples("ttl_delete_keys_per_s", &rate, "keys/s");
+    r.set_exact("ttl_deleted_keys", mean(&deleted_keys), "keys");
+    r.set_exact(
+        "ttl_deletes_only_expired",
+        share(exact_trials, u64::from(p.ttl_trials)),
+        "share of trials",
     );
     Ok(())
 }
@@ -336,7 +669,7 @@ async fn count_charges(c: &Client, key: &str) -> Result<i64, String> {
     Ok(
         c.query_one("SELECT count(*) FROM charges WHERE key = $1", &[&key])
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(err)?
             .get(0),
     )
 }
@@ -348,17 +681,32 @@ async fn select_completed(c: &Client, key: &str) -> Result<bool, String> {
             &[&key],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     Ok(rows
         .first()
         .is_some_and(|r| r.get::<_, &str>(0) == "completed"))
 }
 
+/// The article's claim: whether a row came back.
+async fn claim(c: &Client, key: &str) -> Result<bool, String> {
+    let rows = c
+        .query(
+            "INSERT INTO idempotency_keys (key, status) VALUES ($1, 'processing') \
+             ON CONFLICT DO NOTHING RETURNING key",
+            &[&key],
+        )
+        .await
+        .map_err(err)?;
+    Ok(!rows.is_empty())
+}
+
 async fn charge(c: &Client, key: &str, charge_ms: f64) -> Result<(), String> {
-    tokio::time::sleep(Duration::from_secs_f64(charge_ms / 1000.0)).await;
+    if charge_ms > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(charge_ms / 1000.0)).await;
+    }
     c.execute("INSERT INTO charges (key) VALUES ($1)", &[&key])
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     Ok(())
 }
 
@@ -376,17 +724,8 @@ async fn handle(c: &Client, flow: Flow, key: &str, charge_ms: f64) -> Result<Ans
             claim_then(c, flow, key, charge_ms).await
         }
         Flow::OneTransaction => {
-            let e = |e: tokio_postgres::Error| e.to_string();
-            c.batch_execute("BEGIN").await.map_err(e)?;
-            let claimed = c
-                .query(
-                    "INSERT INTO idempotency_keys (key, status) VALUES ($1, 'processing') \
-                     ON CONFLICT DO NOTHING RETURNING key",
-                    &[&key],
-                )
-                .await
-                .map_err(e)?;
-            let answer = if claimed.is_empty() {
+            c.batch_execute("BEGIN").await.map_err(err)?;
+            let answer = if !claim(c, key).await? {
                 // We waited for the winner's transaction; its outcome is visible now.
                 if select_completed(c, key).await? {
                     Answer::Replay
@@ -400,10 +739,10 @@ async fn handle(c: &Client, flow: Flow, key: &str, charge_ms: f64) -> Result<Ans
                     &[&key],
                 )
                 .await
-                .map_err(e)?;
+                .map_err(err)?;
                 Answer::Charged
             };
-            c.batch_execute("COMMIT").await.map_err(e)?;
+            c.batch_execute("COMMIT").await.map_err(err)?;
             Ok(answer)
         }
     }
@@ -411,30 +750,21 @@ async fn handle(c: &Client, flow: Flow, key: &str, charge_ms: f64) -> Result<Ans
 
 /// The article's claim step and what follows it.
 async fn claim_then(c: &Client, flow: Flow, key: &str, charge_ms: f64) -> Result<Answer, String> {
-    let e = |e: tokio_postgres::Error| e.to_string();
-    let claimed = c
-        .query(
-            "INSERT INTO idempotency_keys (key, status) VALUES ($1, 'processing') \
-             ON CONFLICT DO NOTHING RETURNING key",
-            &[&key],
-        )
-        .await
-        .map_err(e)?;
-    if claimed.is_empty() {
+    if !claim(c, key).await? {
         // Answered 409; whether the payment had in fact completed is what makes it wrong.
         let completed = select_completed(c, key).await?;
         return Ok(Answer::Conflict { completed });
     }
     if flow == Flow::ArticleForUpdate {
         // As the article shows it: the lock ends with its own transaction, before the charge.
-        c.batch_execute("BEGIN").await.map_err(e)?;
+        c.batch_execute("BEGIN").await.map_err(err)?;
         c.query(
             "SELECT status FROM idempotency_keys WHERE key = $1 FOR UPDATE",
             &[&key],
         )
         .await
-        .map_err(e)?;
-        c.batch_execute("COMMIT").await.map_err(e)?;
+        .map_err(err)?;
+        c.batch_execute("COMMIT").await.map_err(err)?;
     }
     charge(c, key, charge_ms).await?;
     c.execute(
@@ -442,6 +772,6 @@ async fn claim_then(c: &Client, flow: Flow, key: &str, charge_ms: f64) -> Result
         &[&key],
     )
     .await
-    .map_err(e)?;
+    .map_err(err)?;
     Ok(Answer::Charged)
 }

@@ -1,12 +1,22 @@
-//! The `pg_idempotency` kernel: the server flows against a real PostgreSQL.
+//! The `pg_idempotency` kernel: the server flows against a real PostgreSQL, every experiment
+//! repeated.
 //!
 //! - Bursts of N concurrent duplicates of one key (each on its own connection, released
-//!   together), for each flow: charges per key and what the losers are told.
-//! - Sequential duplicates: the second request comes after the first one's answer.
+//!   together), `trials` per flow and size: charges and answers per burst (mean and t
+//!   interval), bursts that charged once or more than once (Wilson), and the bursts that did
+//!   not charge exactly once over all sizes (a count the database keeps: exact).
+//! - Sequential duplicates: the second request after the first one's answer, `trials` pairs.
+//! - `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a row for the first insert, none for a
+//!   duplicate (exact).
 //! - The race the article's first SELECT leaves open, forced deterministically: B reads, A
 //!   claims, charges and completes, then B claims and is told 409 for a completed payment.
-//! - Mobile retries with lost responses: random keys per attempt against one key per payment.
-//! - TTL cleanup: the time to delete expired keys.
+//! - Whether `SELECT ... FOR UPDATE` makes a second transaction wait, with the key absent (two
+//!   duplicates within milliseconds) and present.
+//! - A handler that dies after the charge and before its UPDATE: what the retry is told at
+//!   once, after 23 hours, and after the article's 24-hour cleanup (liveness, then safety).
+//! - Mobile retries with lost responses, `retry_trials` runs: random keys per attempt against
+//!   one key per payment.
+//! - TTL cleanup, `ttl_trials` times: what the article's DELETE removes, and how fast.
 //!
 //! The provider "charge" is a sleep of `charge_ms` followed by an insert into `charges`, so
 //! charges are counted by the database itself. Calibration for the model: the measured round
@@ -30,18 +40,22 @@ pub struct RealParams {
     pub database_url: String,
     /// Concurrent duplicates per burst.
     pub burst_sizes: Vec<u32>,
-    /// Bursts per (flow, size).
+    /// Bursts per (flow, size); also the pairs, forced races, lock checks and crashes per flow.
     pub trials: u32,
     /// The simulated provider's charge time, ms.
     pub charge_ms: f64,
-    /// Payments in the mobile-retry experiment (per loss rate).
+    /// Payments per run of the mobile-retry experiment (per loss rate and key strategy).
     pub retry_payments: u32,
+    /// Runs of the mobile-retry experiment.
+    pub retry_trials: u32,
     /// Response-loss probabilities for the retry experiment.
     pub loss_rates: Vec<f64>,
     /// Retries after a lost response.
     pub max_retries: u32,
     /// Expired keys deleted in the TTL experiment.
     pub ttl_keys: u64,
+    /// Runs of the TTL experiment.
+    pub ttl_trials: u32,
 }
 
 impl Default for RealParams {
@@ -52,9 +66,11 @@ impl Default for RealParams {
             trials: 20,
             charge_ms: 30.0,
             retry_payments: 1000,
+            retry_trials: 5,
             loss_rates: vec![0.01, 0.05],
             max_retries: 3,
             ttl_keys: 1_000_000,
+            ttl_trials: 3,
         }
     }
 }
@@ -70,6 +86,8 @@ impl RealParams {
             ));
         }
         params::require_count("trials", p.trials, 1..=1000, "bursts per size")?;
+        params::require_count("retry_trials", p.retry_trials, 1..=100, "runs")?;
+        params::require_count("ttl_trials", p.ttl_trials, 1..=20, "runs")?;
         params::require_non_negative("charge_ms", p.charge_ms)?;
         if p.charge_ms > 10_000.0 {
             return Err(ParamsError::out_of_range(
@@ -108,6 +126,7 @@ impl RealParams {
     /// The smaller run `--quick` asks for.
     fn quick(mut self) -> RealParams {
         self.trials = self.trials.min(5);
+        self.retry_trials = self.retry_trials.min(3);
         self.retry_payments = self.retry_payments.min(300);
         self.ttl_keys = self.ttl_keys.min(100_000);
         self
@@ -124,8 +143,9 @@ impl Kernel for PgIdempotency {
     }
 
     fn description(&self) -> &'static str {
-        "idempotency-key flows against a real PostgreSQL: concurrent and sequential duplicates, \
-         the SELECT race, random-key retries, TTL cleanup"
+        "idempotency-key flows against a real PostgreSQL, repeated: concurrent and sequential \
+         duplicates, the SELECT race, FOR UPDATE, a crash after the charge, random-key retries, \
+         TTL cleanup"
     }
 
     fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError> {
