@@ -308,6 +308,18 @@ fn llama_kernels_measure_and_calibrate_or_say_how_to_build() {
             assert!((1.0..=5.0).contains(&tpc), "{tpc}");
             let a = real["calibration"]["alpha"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&a), "{a}");
+            // Repeated trials (3 in --quick) with intervals; whether greedy output equals the
+            // target's own is a checked count.
+            assert_eq!(real["n"]["greedy_k4_accept_rate_drafted"], 3, "{real}");
+            assert!(real["ci95"]["verify_cost_ratio_k6"].is_array(), "{real}");
+            assert!(
+                real["exact"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == "greedy_output_mismatched_runs"),
+                "{real}"
+            );
             let claim = s["claims"]
                 .as_array()
                 .unwrap()

@@ -73,8 +73,10 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "pinning_gain_fraction",
         "fraction",
-        "throughput gained by pinning threads to performance cores (straggler model)",
+        "throughput gained by pinning threads to performance cores (straggler model, a closed \
+         form of threads, core speed and the unpinned share)",
         Better::Neither,
     )
-    .bounded(-1.0, f64::INFINITY),
+    .bounded(-1.0, f64::INFINITY)
+    .from_inputs(),
 ];

@@ -12,6 +12,10 @@
 //!  cost:  passes · c + V(n) target decode steps; V(0) = 1 is plain decoding
 //! ```
 //!
+//! The phone's per-token acceptance, draft cost and verify cost are not in the article (its
+//! acceptance column and its V = 1 are claims), so the phone profile takes assumed figures and
+//! the scenario moves them across plausible ranges.
+//!
 //! Assumptions: positions are independent given the cycle's state; the draft is calibrated (a
 //! drafted token whose top-1 draft probability is q is accepted with probability q), with q
 //! Beta-distributed around the position's α; a draft pass costs the same whatever it reads

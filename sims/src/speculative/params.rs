@@ -1,9 +1,9 @@
 //! `SpeculativeParams`: the scenario's `[params]` for `sim = "speculative"`.
 //!
-//! Three cost figures drive the model: `target_decode_ms`, `draft_cost_ratio` and
-//! `verify_cost_ratios`. A named `profile` fills in whichever of them the scenario leaves out;
-//! `profile = "custom"` takes all three from the scenario (a real kernel measuring "this
-//! machine" supplies exactly these).
+//! Three cost figures drive the model: `target_decode_ms`, `draft_cost_ratio` and the verify
+//! cost V(K) (`verify_cost_ratios`, one per K, or `verify_cost_per_token`, a line). A named
+//! `profile` fills in whichever of them the scenario leaves out; `profile = "custom"` takes all
+//! three from the scenario (a real kernel measuring "this machine" supplies exactly these).
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,10 @@ pub struct SpeculativeParams {
     /// V(1), V(2), ...: one target pass verifying K drafted tokens (K + 1 tokens in the batch)
     /// relative to one target decode step. From the profile unless given.
     pub verify_cost_ratios: Option<Vec<f64>>,
+    /// v: a linear verify cost V(K) = 1 + v·K, each verified token adding v of a decode step
+    /// (0 is the article's "verifying N tokens costs about the same as generating one").
+    /// Replaces the profile's V(K); cannot be given with `verify_cost_ratios`.
+    pub verify_cost_per_token: Option<f64>,
     /// K: tokens the draft proposes per cycle at most; 0 is plain decoding. Default 6 (article).
     pub k: u32,
     /// `optimal_k` searches K in 1..=k_max. Default 12.
@@ -82,6 +86,7 @@ impl Default for SpeculativeParams {
             target_decode_ms: None,
             draft_cost_ratio: None,
             verify_cost_ratios: None,
+            verify_cost_per_token: None,
             k: 6,
             k_max: 12,
             alpha: Alpha::Constant(0.8),
@@ -187,14 +192,34 @@ impl SpeculativeParams {
             "one draft pass relative to one target decode step",
         )?;
         require_non_negative("draft_cost_ratio", draft_cost_ratio)?;
-        let verify = match (&self.verify_cost_ratios, &base) {
-            (Some(v), _) => v.clone(),
-            (None, Some(b)) => b.verify.clone(),
-            (None, None) => {
+        if let Some(v) = self.verify_cost_per_token {
+            require_non_negative("verify_cost_per_token", v)?;
+            if v > 10.0 {
+                return Err(ParamsError::out_of_range(
+                    "verify_cost_per_token",
+                    v,
+                    "at most 10 decode steps per verified token",
+                ));
+            }
+            if self.verify_cost_ratios.is_some() {
+                return Err(ParamsError::out_of_range(
+                    "verify_cost_per_token",
+                    v,
+                    "either verify_cost_per_token (V(K) = 1 + v·K) or verify_cost_ratios \
+                     (one V per K), not both",
+                ));
+            }
+        }
+        let verify = match (&self.verify_cost_ratios, self.verify_cost_per_token, &base) {
+            (Some(v), _, _) => v.clone(),
+            (None, Some(v), _) => profiles::linear_verify(v, need),
+            (None, None, Some(b)) => b.verify.clone(),
+            (None, None, None) => {
                 return Err(ParamsError::Invalid {
                     path: "verify_cost_ratios".into(),
                     message: "missing: profile = \"custom\" needs verify_cost_ratios \
-                              (V(1), V(2), ...: verifying K drafts relative to one decode step)"
+                              (V(1), V(2), ...: verifying K drafts relative to one decode step) \
+                              or verify_cost_per_token (V(K) = 1 + v·K)"
                         .into(),
                 });
             }

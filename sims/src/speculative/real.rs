@@ -3,9 +3,15 @@
 //! hardware profile the model takes as `profile = "custom"`), resident memory with the target
 //! mmap'd and read in, and real draft-then-verify decoding between the two models (greedy and
 //! stochastic verification, KV-cache rollback) for a few K, beside the model's prediction.
+//! Timings, acceptance and speedups are repeated over `trials` trials (each with its own prompt)
+//! and reported as the mean over trials with a t interval; resident memory is read on the first
+//! load (a page count, exact); whether greedy speculative output equals the target's own greedy
+//! output is checked run by run (a fact per run).
 //!
 //! Without the user's GGUF files (`real.target`, `real.draft`) it measures a generated tiny
 //! llama-architecture pair that shares embedding and output weights.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +38,9 @@ pub struct RealParams {
     pub tokens: u32,
     /// Sampling temperature of the stochastic runs (greedy runs take the argmax).
     pub temperature: f64,
+    /// Repeated trials (each with its own prompt): timings, acceptance and speedups are
+    /// reported as the mean over trials with a t interval.
+    pub trials: u32,
 }
 
 impl Default for RealParams {
@@ -44,6 +53,7 @@ impl Default for RealParams {
             k: vec![1, 2, 4, 6, 8],
             tokens: 192,
             temperature: 1.0,
+            trials: 5,
         }
     }
 }
@@ -67,6 +77,7 @@ impl RealParams {
             ));
         }
         require_count("tokens", p.tokens, 8..=100_000, "tokens")?;
+        require_count("trials", p.trials, 1..=100, "repeated trials")?;
         if !(p.temperature > 0.0 && p.temperature <= 10.0) {
             return Err(ParamsError::out_of_range(
                 "temperature",
@@ -77,9 +88,11 @@ impl RealParams {
         Ok(p)
     }
 
-    /// `--quick`: fewer repetitions, two draft lengths, shorter runs (the curve stays whole).
+    /// `--quick`: fewer repetitions and trials (still an interval), two draft lengths, shorter
+    /// runs (the curve stays whole).
     fn quick(mut self) -> RealParams {
         self.reps = self.reps.min(3);
+        self.trials = self.trials.min(3);
         self.tokens = self.tokens.min(64);
         let keep: Vec<u32> = [1, 4].into_iter().filter(|k| self.k.contains(k)).collect();
         if !keep.is_empty() {
@@ -129,54 +142,11 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
     (ctx.progress)("preparing the models");
     let models = p.models.models()?;
     let run = p.models.run_config();
-    (ctx.progress)("timing decode, verify and draft passes");
-    let profile = llama_kernel::measure_profile(
-        &models.target,
-        &models.draft,
-        &ProfileOptions {
-            run,
-            // A pass verifying K drafts carries K + 1 tokens (the last accepted one first).
-            k_max: p.verify_k_max + 1,
-            reps: p.reps,
-            context_tokens: p.context_tokens,
-            seed: ctx.seed,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-
-    r.set("target_decode_ms", profile.target_decode.median_ms, "ms");
-    r.set("draft_decode_ms", profile.draft_decode.median_ms, "ms");
-    r.set("draft_cost_ratio", profile.draft_cost_ratio, "ratio");
-    // The model's V(K): a pass over K + 1 tokens against a one-token decode.
-    let verify: Vec<(u32, f64)> = profile
-        .verify
-        .iter()
-        .filter(|v| v.k >= 2)
-        .map(|v| (v.k - 1, v.ratio))
-        .collect();
-    for (k, ratio) in &verify {
-        r.set(format!("verify_cost_ratio_k{k}"), *ratio, "ratio");
-    }
-    let target_mb = file_mb(&models.target);
-    let draft_mb = file_mb(&models.draft);
-    r.set("target_file_mb", target_mb, "MB");
-    r.set("draft_file_mb", draft_mb, "MB");
-    let rss = |mmap: bool| {
-        profile
-            .memory
-            .iter()
-            .find(|m| m.mmap == mmap)
-            .map(|m| m.after_decode.rss_mib - m.before_load.rss_mib)
-    };
-    if let (Some(with), Some(without)) = (rss(true), rss(false)) {
-        r.set("target_rss_mib_mmap", with, "MiB");
-        r.set("target_rss_mib_read_in", without, "MiB");
-        r.set("mmap_rss_ratio", with / without.max(1e-9), "ratio");
-    }
-
-    let mut series_tps: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut baseline: Vec<(f64, f64)> = Vec::new();
-    for (label, verification) in [
+    // Each trial: its own prompt and fed tokens (seed + trial), one timed profile, then every
+    // speculative run. Trials interleave, so a slow stretch of the machine spreads over all.
+    let mut profiles = Vec::with_capacity(p.trials as usize);
+    let mut runs: BTreeMap<(&str, u32), Vec<llama_kernel::SpecRun>> = BTreeMap::new();
+    let modes = [
         ("greedy", Verification::Greedy),
         (
             "stochastic",
@@ -184,46 +154,155 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
                 temperature: p.temperature as f32,
             },
         ),
-    ] {
-        let mut line = Vec::new();
-        for &k in &p.k {
-            (ctx.progress)(&format!("speculative decoding, {label}, K = {k}"));
-            let s = llama_kernel::run_speculative(
+    ];
+    for trial in 0..p.trials {
+        let seed = ctx.seed.wrapping_add(u64::from(trial));
+        (ctx.progress)(&format!(
+            "trial {}/{}: timing decode, verify and draft passes",
+            trial + 1,
+            p.trials
+        ));
+        profiles.push(
+            llama_kernel::measure_profile(
                 &models.target,
                 &models.draft,
-                &SpecOptions {
+                &ProfileOptions {
                     run,
-                    k,
-                    verification,
-                    n_tokens: p.tokens,
-                    prompt_tokens: p.context_tokens,
-                    seed: ctx.seed,
-                    p_min: 0.0,
+                    // A pass verifying K drafts carries K + 1 tokens (the last accepted one first).
+                    k_max: p.verify_k_max + 1,
+                    reps: p.reps,
+                    context_tokens: p.context_tokens,
+                    seed,
                 },
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?,
+        );
+        for (label, verification) in modes {
+            for &k in &p.k {
+                (ctx.progress)(&format!(
+                    "trial {}/{}: speculative decoding, {label}, K = {k}",
+                    trial + 1,
+                    p.trials
+                ));
+                let s = llama_kernel::run_speculative(
+                    &models.target,
+                    &models.draft,
+                    &SpecOptions {
+                        run,
+                        k,
+                        verification,
+                        n_tokens: p.tokens,
+                        prompt_tokens: p.context_tokens,
+                        seed,
+                        p_min: 0.0,
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                runs.entry((label, k)).or_default().push(s);
+            }
+        }
+    }
+
+    // Timings: the mean over trials of each trial's median, with a t interval.
+    let over = |f: &dyn Fn(&llama_kernel::Profile) -> f64| -> Vec<f64> {
+        profiles.iter().map(f).collect()
+    };
+    let target_ms = over(&|q| q.target_decode.median_ms);
+    let draft_ratio = over(&|q| q.draft_cost_ratio);
+    r.set_samples("target_decode_ms", &target_ms, "ms");
+    r.set_samples(
+        "draft_decode_ms",
+        &over(&|q| q.draft_decode.median_ms),
+        "ms",
+    );
+    r.set_samples("draft_cost_ratio", &draft_ratio, "ratio");
+    // The model's V(K): a pass over K + 1 tokens against a one-token decode.
+    let mut verify: Vec<(u32, f64)> = Vec::new();
+    for k in 1..=p.verify_k_max {
+        let ratios: Vec<f64> = profiles
+            .iter()
+            .filter_map(|q| q.verify.iter().find(|v| v.k == k + 1).map(|v| v.ratio))
+            .collect();
+        if ratios.len() == profiles.len() {
+            r.set_samples(format!("verify_cost_ratio_k{k}"), &ratios, "ratio");
+            verify.push((k, mean(&ratios)));
+        }
+    }
+    let target_mb = file_mb(&models.target);
+    let draft_mb = file_mb(&models.draft);
+    r.set_exact("target_file_mb", target_mb, "MB");
+    r.set_exact("draft_file_mb", draft_mb, "MB");
+    // Resident memory from the first trial only: it is the first load of the target in this
+    // process, and later loads reuse memory the allocator kept from it (their growth reads ~0),
+    // so they are not repeats. RSS growth is a count of resident pages, not a noisy timing: a
+    // checked fact.
+    let rss = |mmap: bool| {
+        profiles[0]
+            .memory
+            .iter()
+            .find(|m| m.mmap == mmap)
+            .map(|m| m.after_decode.rss_mib - m.before_load.rss_mib)
+    };
+    if let (Some(with), Some(without)) = (rss(true), rss(false)) {
+        r.set_exact("target_rss_mib_mmap", with, "MiB");
+        r.set_exact("target_rss_mib_read_in", without, "MiB");
+        r.set_exact("mmap_rss_ratio", with / without.max(1e-9), "ratio");
+    }
+
+    // Speculative runs: per-trial values (tokens within one run are not independent, so the
+    // interval comes from the spread between trials, not from pooled token counts).
+    let mut series_tps: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut baseline: Vec<(f64, f64)> = Vec::new();
+    let (mut identical, mut compared_runs) = (0u64, 0u64);
+    let mut diverged: Vec<String> = Vec::new();
+    for (label, _) in modes {
+        let mut line = Vec::new();
+        for &k in &p.k {
+            let rs = &runs[&(label, k)];
+            let of = |f: &dyn Fn(&llama_kernel::SpecRun) -> f64| -> Vec<f64> {
+                rs.iter().map(f).collect()
+            };
             let name = |m: &str| format!("{label}_k{k}_{m}");
-            r.set(name("accept_rate_drafted"), s.acceptance_rate, "fraction");
-            r.set(name("tokens_per_cycle"), s.tokens_per_cycle, "tokens");
-            r.set(name("tokens_per_s"), s.spec_tokens_per_s, "tokens/s");
-            r.set(name("speedup"), s.speedup, "x");
-            r.set(
-                name("baseline_tokens_per_s"),
-                s.baseline_tokens_per_s,
-                "tokens/s",
+            let accept = of(&|s| s.acceptance_rate);
+            let tps = of(&|s| s.spec_tokens_per_s);
+            let base = of(&|s| s.baseline_tokens_per_s);
+            r.set_samples(name("accept_rate_drafted"), &accept, "fraction");
+            r.set_samples(
+                name("tokens_per_cycle"),
+                &of(&|s| s.tokens_per_cycle),
+                "tokens",
             );
-            line.push((k as f64, s.spec_tokens_per_s));
-            if label == "greedy" {
-                baseline.push((k as f64, s.baseline_tokens_per_s));
-                if k == 1 {
-                    // With one drafted token, accepted / drafted is the per-token acceptance.
-                    r.calibration
-                        .insert("alpha".into(), toml::Value::Float(round(s.acceptance_rate)));
+            r.set_samples(name("tokens_per_s"), &tps, "tokens/s");
+            r.set_samples(name("speedup"), &of(&|s| s.speedup), "x");
+            r.set_samples(name("baseline_tokens_per_s"), &base, "tokens/s");
+            line.push((f64::from(k), mean(&tps)));
+            if label != "greedy" {
+                continue;
+            }
+            baseline.push((f64::from(k), mean(&base)));
+            if k == 1 {
+                // With one drafted token, accepted / drafted is the per-token acceptance.
+                r.calibration
+                    .insert("alpha".into(), toml::Value::Float(round(mean(&accept))));
+            }
+            for (trial, s) in rs.iter().enumerate() {
+                // The plain run generated `tokens` tokens after the first; the speculative
+                // output (which may overshoot) is compared over the same length.
+                let want = s.options.n_tokens + 1;
+                compared_runs += 1;
+                match s.baseline_match_prefix {
+                    Some(m) if m >= want => identical += 1,
+                    m => diverged.push(format!(
+                        "K = {k}, trial {}: first difference at token {}",
+                        trial + 1,
+                        m.unwrap_or(0)
+                    )),
                 }
                 if s.distinct_tokens < 8 {
                     r.findings.push(format!(
-                        "Greedy K = {k}: the output fell into a loop ({} distinct tokens), where \
-                         acceptance repeats one pattern.",
+                        "Greedy K = {k}, trial {}: the output fell into a loop ({} distinct \
+                         tokens), where acceptance repeats one pattern.",
+                        trial + 1,
                         s.distinct_tokens
                     ));
                 }
@@ -232,16 +311,39 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         series_tps.push((format!("{label} verification"), line));
     }
     series_tps.push(("plain decoding (target only)".into(), baseline));
+    // Greedy verification must reproduce the target's own greedy tokens exactly; each run is
+    // deterministic for its models, seed and thread count, so a differing run is a fact.
+    r.set_exact(
+        "greedy_output_mismatched_runs",
+        (compared_runs - identical) as f64,
+        "runs",
+    );
+    r.set_proportion("greedy_output_identical_runs", identical, compared_runs);
+    if diverged.is_empty() {
+        r.findings.push(format!(
+            "Greedy speculative decoding reproduced the target's own greedy output token for \
+             token in all {compared_runs} runs ({} tokens each).",
+            p.tokens + 1
+        ));
+    } else {
+        r.findings.push(format!(
+            "Greedy speculative decoding differed from the target's own greedy output in {} of \
+             {compared_runs} runs ({}): batched and one-token passes round differently, and a \
+             near-tie of the top two logits can flip.",
+            diverged.len(),
+            diverged.join("; ")
+        ));
+    }
 
     r.calibration
         .insert("profile".into(), toml::Value::String("custom".into()));
     r.calibration.insert(
         "target_decode_ms".into(),
-        toml::Value::Float(round(profile.target_decode.median_ms)),
+        toml::Value::Float(round(mean(&target_ms))),
     );
     r.calibration.insert(
         "draft_cost_ratio".into(),
-        toml::Value::Float(round(profile.draft_cost_ratio)),
+        toml::Value::Float(round(mean(&draft_ratio))),
     );
     r.calibration.insert(
         "verify_cost_ratios".into(),
@@ -265,8 +367,10 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         .map(|(_, ratio)| *ratio);
     if let Some(v6) = v6.filter(|v| *v > 1.5) {
         r.findings.push(format!(
-            "Verifying 6 drafted tokens (a 7-token pass) costs {v6:.2} one-token decodes here: \
-             this machine's decode is not memory-bound enough for verification to be nearly free."
+            "Verifying 6 drafted tokens (a 7-token pass) costs {v6:.2} one-token decodes here \
+             (mean of {} trials): this machine's decode is not memory-bound enough for \
+             verification to be nearly free.",
+            p.trials
         ));
     }
 
@@ -274,7 +378,7 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         id: "real-verify-cost".into(),
         title: "Measured verify cost V(K): a pass over K + 1 tokens / one-token decode".into(),
         x_label: "K (drafted tokens verified in one pass)".into(),
-        y_label: "V(K)".into(),
+        y_label: "V(K), mean over trials".into(),
         lines: vec![(
             "this machine (llama.cpp)".into(),
             verify
@@ -288,11 +392,12 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         id: "real-speculative-tokens-per-s".into(),
         title: "Real speculative decoding on this machine: tokens/s by draft length".into(),
         x_label: "K (drafted tokens per cycle)".into(),
-        y_label: "tokens/s".into(),
+        y_label: "tokens/s, mean over trials".into(),
         lines: series_tps,
         log_y: false,
     });
 
+    let first = &profiles[0];
     let env = &mut r.environment;
     env.insert(
         "models".into(),
@@ -306,8 +411,8 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         "target".into(),
         format!(
             "{} parameters, {} layers, {} MB",
-            profile.target.n_params,
-            profile.target.n_layer,
+            first.target.n_params,
+            first.target.n_layer,
             round(target_mb)
         ),
     );
@@ -315,14 +420,29 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, String> 
         "draft".into(),
         format!(
             "{} parameters, {} layers, {} MB",
-            profile.draft.n_params,
-            profile.draft.n_layer,
+            first.draft.n_params,
+            first.draft.n_layer,
             round(draft_mb)
         ),
     );
-    env.insert("threads".into(), profile.threads.to_string());
-    env.insert("llama.cpp".into(), profile.system_info.trim().to_string());
+    env.insert("threads".into(), first.threads.to_string());
+    env.insert(
+        "trials".into(),
+        format!(
+            "{} (seeds {}..{}), each: {} timed repetitions per pass, {} tokens per run",
+            p.trials,
+            ctx.seed,
+            ctx.seed.wrapping_add(u64::from(p.trials) - 1),
+            p.reps,
+            p.tokens
+        ),
+    );
+    env.insert("llama.cpp".into(), first.system_info.trim().to_string());
     Ok(r)
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
 }
 
 fn round(x: f64) -> f64 {
@@ -350,6 +470,7 @@ mod tests {
             ("tokens = 2", "tokens"),
             ("threds = 2", "threds"),
             ("layer_scale = 0.0", "layer_scale"),
+            ("trials = 0", "trials"),
         ] {
             let e = LlamaSpeculative.check(&table(src)).unwrap_err();
             assert_eq!(e.path(), field, "{src}: {e}");
@@ -362,6 +483,8 @@ mod tests {
         assert_eq!(p.verify_k_max, 16);
         assert_eq!(p.k, vec![1, 4]);
         assert!(p.reps <= 3 && p.tokens <= 64);
+        // Still repeated: a single trial is never more than inconclusive.
+        assert_eq!(p.trials, 3);
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn tokens_per_cycle_follow_leviathan_over_a_grid() {
 
 #[test]
 fn exact_expectations_reduce_to_leviathan_without_cutoff_or_states() {
-    let p = params("alpha = 0.85\ndraft_cost_ratio = 0.2");
+    let p = params("alpha = 0.85\ndraft_cost_ratio = 0.2\nverify_cost_per_token = 0.0");
     let c = p.costs().unwrap();
     for k in 1..=12 {
         let m = expected_cycle(&p, &c, k);
@@ -160,7 +160,7 @@ fn optimal_k_is_the_argmax_of_leviathans_speedup() {
     for alpha in [0.6, 0.7, 0.8, 0.9] {
         for c in [0.05, 0.25] {
             let p = params(&format!(
-                "alpha = {alpha}\ndraft_cost_ratio = {c}\nk_max = 16"
+                "alpha = {alpha}\ndraft_cost_ratio = {c}\nk_max = 16\nverify_cost_per_token = 0.0"
             ));
             let brute = (1..=16u32)
                 .max_by(|a, b| {
@@ -173,7 +173,9 @@ fn optimal_k_is_the_argmax_of_leviathans_speedup() {
     }
     // With c = 0.05 the best K grows with α (research §4: 4 / 6 / 8 for α = 0.6 / 0.7 / 0.8).
     let best = |a: f64| {
-        let p = params(&format!("alpha = {a}\ndraft_cost_ratio = 0.05"));
+        let p = params(&format!(
+            "alpha = {a}\ndraft_cost_ratio = 0.05\nverify_cost_per_token = 0.0"
+        ));
         optimal_k(&p, &p.costs().unwrap())
     };
     assert_eq!([best(0.6), best(0.7), best(0.8)], [4, 6, 8]);
@@ -207,10 +209,19 @@ fn profiles_read_their_data_files() {
     // K = 8..12 need 9..13-token passes: extrapolated, still growing.
     assert!(cpu.verify_ratio(12) > cpu.verify_ratio(8) && cpu.verify_ratio(8) > 2.5);
 
+    // The phone: the article's baseline, assumed c and V(K) = 1 + 0.2 K.
     let phone = params("").costs().unwrap();
     assert!((1000.0 / phone.target_decode_ms - 6.2).abs() < 1e-12);
-    assert!((phone.draft_cost_ratio - 0.5 / 4.5).abs() < 1e-12);
-    assert!(phone.verify.iter().all(|&v| v == 1.0));
+    assert_eq!(phone.draft_cost_ratio, 0.2);
+    assert!((phone.verify_ratio(6) - 2.2).abs() < 1e-12);
+    assert_eq!(phone.verify_ratio(0), 1.0);
+    // A line replaces the profile's V(K); the article's "about the same as one" is v = 0.
+    let flat = params("verify_cost_per_token = 0.0").costs().unwrap();
+    assert!(flat.verify.iter().all(|&v| v == 1.0));
+    let steep = params("profile = \"h100-8b-0.5b\"\nverify_cost_per_token = 0.5")
+        .costs()
+        .unwrap();
+    assert_eq!(steep.verify_ratio(4), 3.0);
 
     // A scenario value replaces the profile's.
     let c = params("profile = \"h100-8b-0.5b\"\ndraft_cost_ratio = 0.5")
@@ -295,6 +306,12 @@ fn bad_input_names_the_field() {
         ("tokens = 0", "tokens"),
         ("target_decode_ms = 0.0", "target_decode_ms"),
         ("draft_cost_ratio = -0.1", "draft_cost_ratio"),
+        ("verify_cost_per_token = -0.1", "verify_cost_per_token"),
+        ("verify_cost_per_token = 11.0", "verify_cost_per_token"),
+        (
+            "verify_cost_per_token = 0.1\nverify_cost_ratios = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]",
+            "verify_cost_per_token",
+        ),
         ("hard_cycle_share = 2.0", "hard_cycle_share"),
         ("little_core_speed = 0.0", "little_core_speed"),
         ("threads = 0", "threads"),
