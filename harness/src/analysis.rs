@@ -233,8 +233,14 @@ fn judge_estimate(
 
 /// The model's interval against a repeated measurement's: holds when the difference's
 /// interval lies within the tolerance, fails when wholly beyond it, inconclusive otherwise;
-/// a measurement made once can never be more than inconclusive.
-fn judge_match(model: &MetricEstimate, real: &MetricEstimate, half_width: f64) -> Assessment {
+/// a measurement made once can never be more than inconclusive. A model that bounds the metric
+/// can only miss on its own side (a lower bound already above the measurement's tolerance).
+fn judge_match(
+    model: &MetricEstimate,
+    real: &MetricEstimate,
+    half_width: f64,
+    bound: Option<Bound>,
+) -> Assessment {
     let [mlo, mhi] = model.ci95;
     let [rlo, rhi] = real.ci95;
     let (dlo, dhi) = (mlo - rhi, mhi - rlo);
@@ -251,12 +257,24 @@ fn judge_match(model: &MetricEstimate, real: &MetricEstimate, half_width: f64) -
             format!("measured once, no interval to match: {diff}"),
         );
     }
-    if -half_width <= dlo && dhi <= half_width {
-        Assessment::new(Verdict::Holds, diff)
-    } else if dlo > half_width || dhi < -half_width {
-        Assessment::new(Verdict::Fails, diff)
-    } else {
-        Assessment::new(Verdict::Inconclusive, diff)
+    match bound.unwrap_or(Bound::Estimate) {
+        Bound::Lower if dlo > half_width => Assessment::new(Verdict::Fails, diff),
+        Bound::Upper if dhi < -half_width => Assessment::new(Verdict::Fails, diff),
+        Bound::Lower => Assessment::new(
+            Verdict::Inconclusive,
+            format!("a lower bound cannot be matched, only shown too high: {diff}"),
+        ),
+        Bound::Upper => Assessment::new(
+            Verdict::Inconclusive,
+            format!("an upper bound cannot be matched, only shown too low: {diff}"),
+        ),
+        Bound::Estimate if -half_width <= dlo && dhi <= half_width => {
+            Assessment::new(Verdict::Holds, diff)
+        }
+        Bound::Estimate if dlo > half_width || dhi < -half_width => {
+            Assessment::new(Verdict::Fails, diff)
+        }
+        Bound::Estimate => Assessment::new(Verdict::Inconclusive, diff),
     }
 }
 
@@ -310,7 +328,7 @@ pub fn judge(
                 .to_wire();
                 wire.matches = expected.to_wire().matches;
                 let assessment = match &measured {
-                    Some(m) => judge_match(m, &e, tolerance.half_width(e.mean)),
+                    Some(m) => judge_match(m, &e, tolerance.half_width(e.mean), cx.bound),
                     None => Assessment::new(
                         Verdict::Inconclusive,
                         "the model did not produce this metric at this point",
@@ -511,15 +529,15 @@ mod tests {
     fn a_match_is_judged_on_both_intervals_and_never_on_one_measurement() {
         let model = est(9.5, 10.5);
         assert_eq!(
-            judge_match(&model, &est(9.8, 10.2), 1.0).verdict,
+            judge_match(&model, &est(9.8, 10.2), 1.0, None).verdict,
             Verdict::Holds
         );
         assert_eq!(
-            judge_match(&model, &est(12.0, 13.0), 1.0).verdict,
+            judge_match(&model, &est(12.0, 13.0), 1.0, None).verdict,
             Verdict::Fails
         );
         assert_eq!(
-            judge_match(&model, &est(10.0, 12.0), 1.0).verdict,
+            judge_match(&model, &est(10.0, 12.0), 1.0, None).verdict,
             Verdict::Inconclusive
         );
         let once = MetricEstimate {
@@ -530,8 +548,24 @@ mod tests {
             unit: String::new(),
         };
         assert_eq!(
-            judge_match(&model, &once, 5.0).verdict,
+            judge_match(&model, &once, 5.0, None).verdict,
             Verdict::Inconclusive
+        );
+        // A lower bound well short of the measurement cannot miss it, only one above it can.
+        let low = Some(Bound::Lower);
+        let far = est(20.0, 21.0);
+        assert_eq!(
+            judge_match(&model, &far, 1.0, low).verdict,
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            judge_match(&model, &est(9.8, 10.2), 1.0, low).verdict,
+            Verdict::Inconclusive
+        );
+        assert_eq!(judge_match(&far, &model, 1.0, low).verdict, Verdict::Fails);
+        assert_eq!(
+            judge_match(&model, &far, 1.0, Some(Bound::Upper)).verdict,
+            Verdict::Fails
         );
     }
 

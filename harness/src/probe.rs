@@ -93,7 +93,7 @@ impl<'a> Prober<'a> {
             ))
         })?;
         let samples = crate::runner::run_variant(self.plan, point, &prepared)?;
-        self.replications_run += u64::from(self.plan.replications);
+        self.replications_run += u64::from(planned.replications);
         let result = PointResult {
             index: point,
             label: planned.label.clone(),

@@ -63,7 +63,7 @@ pub fn units(plan: &ScenarioPlan, shard: Option<Shard>) -> Vec<(usize, u32)> {
     plan.points
         .iter()
         .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
-        .flat_map(|p| (0..plan.replications).map(move |r| (p.index, r)))
+        .flat_map(|p| (0..p.replications).map(move |r| (p.index, r)))
         .collect()
 }
 
@@ -108,7 +108,7 @@ pub fn run_variant(
     point: usize,
     params: &PreparedParams,
 ) -> Result<BTreeMap<String, Samples>, LabError> {
-    let results: Vec<Result<UnitResult, LabError>> = (0..plan.replications)
+    let results: Vec<Result<UnitResult, LabError>> = (0..plan.points[point].replications)
         .into_par_iter()
         .map(|r| run_one(plan, point, params, r))
         .collect();

@@ -160,7 +160,7 @@ pub fn describe_flip(d: &Dependence) -> String {
             fmt_num(a),
             fmt_num(b),
             fmt_num(d.value),
-            d.verdicts[1].as_str()
+            d.verdicts[0].as_str()
         );
     }
     match (d.flips_at, d.holds_when.as_deref()) {
@@ -259,6 +259,22 @@ fn dependences(
                 holds_when: (mid == Verdict::Holds).then(|| "between".to_string()),
                 window: Some([w0, w1]),
                 window_verdict: Some(mid),
+            });
+            continue;
+        }
+        // The scenario's value inside a window: the verdict flips on both sides of it.
+        if let [(f1, _, v1), (f2, _, v2)] = flips[..]
+            && v1 == v2
+        {
+            out.push(Dependence {
+                param,
+                value,
+                range: [lo, hi],
+                verdicts,
+                flips_at: Some(f1),
+                holds_when: (base == Verdict::Holds).then(|| "between".to_string()),
+                window: Some([f1.min(f2), f1.max(f2)]),
+                window_verdict: Some(base),
             });
             continue;
         }

@@ -98,6 +98,10 @@ pub struct PointSpec {
     /// Sources that hold at this point only (they replace the scenario's for the same key).
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSpec>,
+    /// Fewer replications here than the scenario's (a long point whose claims are nearly
+    /// deterministic); at most the run's count, which `--replications` sets for every point.
+    #[serde(default)]
+    pub replications: Option<u32>,
 }
 
 /// One `[[claims]]` entry.

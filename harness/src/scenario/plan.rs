@@ -232,6 +232,16 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
             Some("expected at least 1".into()),
         );
     }
+    for (i, p) in sf.points.iter().enumerate() {
+        if p.replications == Some(0) {
+            pr.at(
+                &[key("points"), Seg::Index(i), key("replications")],
+                false,
+                "0 replications",
+                Some("expected at least 1 (it is at most the scenario's count)".into()),
+            );
+        }
+    }
     if opts.replications == Some(0) {
         pr.push(Diagnostic::new("--replications 0: expected at least 1"));
     }
@@ -283,7 +293,7 @@ pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
         pr.finish()?;
     }
 
-    let mut points = points::expand(&sf, sim, opts, file, doc.as_ref(), &mut pr);
+    let mut points = points::expand(&sf, sim, replications, opts, file, doc.as_ref(), &mut pr);
     if !pr.out.is_empty() {
         pr.finish()?;
     }

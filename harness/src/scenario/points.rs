@@ -36,6 +36,8 @@ pub struct PlannedPoint {
     /// Where each parameter's value comes from (the scenario's `[sources]`, then the
     /// point's); filled by the sources stage.
     pub sources: BTreeMap<String, SourceSpec>,
+    /// Replications run here (the point's own count, at most the run's).
+    pub replications: u32,
     /// The `[[points]]` entry it came from.
     spec: Option<usize>,
 }
@@ -78,6 +80,7 @@ impl PlannedPoint {
 pub(super) fn expand(
     sf: &ScenarioFile,
     sim: &dyn Simulation,
+    replications: u32,
     opts: &LoadOptions,
     file: &Path,
     doc: Option<&Document<String>>,
@@ -166,6 +169,10 @@ pub(super) fn expand(
                     explicit,
                     quick_changed,
                     sources: BTreeMap::new(),
+                    replications: match spec.and_then(|i| sf.points[i].replications) {
+                        Some(r) if opts.replications.is_none() => r.clamp(1, replications),
+                        _ => replications,
+                    },
                     spec: *spec,
                 }),
                 Err(e) => {

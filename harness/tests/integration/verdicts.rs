@@ -374,3 +374,44 @@ expect = { approx = 2.0, rel_tol = 0.1 }
         r.stdout
     );
 }
+
+#[test]
+fn a_value_inside_the_window_reports_both_flips() {
+    // The scenario's λ = 0.66 is inside the window [~0.643, ~0.688] where W_q ≈ 2 s ± 10%:
+    // it holds there and fails at both ends of [0.5, 0.8]; the report gives both edges.
+    let t = tempdir();
+    let toml = mm1(
+        "arrival_rate = { kind = \"assumed\", range = [0.5, 0.8], note = \"a plausible load\" }",
+        "
+[[claims]]
+id = \"about-2\"
+text = \"waits about 2 s\"
+metric = \"wait_mean\"
+expect = { approx = 2.0, rel_tol = 0.1 }
+",
+    )
+    .replace("arrival_rate = 0.6", "arrival_rate = 0.66");
+    let (r, s) = run_toml(t.path(), &toml, &[]);
+    let v = record(&s, "about-2");
+    assert_eq!(v["verdict"], "depends", "{v}");
+    let d = &v["depends_on"][0];
+    assert_eq!(
+        d["verdicts"],
+        serde_json::json!(["fails", "holds", "fails"])
+    );
+    let [a, b] = [
+        d["window"][0].as_f64().unwrap(),
+        d["window"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        (0.62..0.66).contains(&a) && (0.67..0.71).contains(&b),
+        "{d}"
+    );
+    assert_eq!(d["holds_when"], "between");
+    assert!(
+        r.stdout.contains("holds when arrival_rate is in [")
+            && r.stdout.contains("fails at both ends"),
+        "{}",
+        r.stdout
+    );
+}

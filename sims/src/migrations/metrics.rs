@@ -37,9 +37,9 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new(
         "throttle_s",
         "s",
-        "ghost: time the backfill spent in its throttle sleeps",
+        "ghost: time the backfill spent in its throttle sleeps (batches x throttle)",
         Better::Neither,
-    ).non_negative(),
+    ).non_negative().from_inputs(),
     MetricDef::new(
         "mean_ms_baseline",
         "ms",

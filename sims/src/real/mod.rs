@@ -56,6 +56,8 @@ pub struct RealMetric {
     /// A fact the kernel checked (a column's type, a count the database keeps), not a noisy
     /// quantity: one observation is the answer.
     pub exact: bool,
+    /// For a proportion of counted events: (events, trials), so repeated runs can pool them.
+    pub counts: Option<(u64, u64)>,
 }
 
 /// A measured curve for the report (latency over time, cost vs size).
@@ -111,6 +113,7 @@ impl KernelReport {
                 ci95: None,
                 n: 1,
                 exact: false,
+                counts: None,
             },
         );
     }
@@ -126,6 +129,7 @@ impl KernelReport {
                 ci95: None,
                 n: 1,
                 exact: true,
+                counts: None,
             },
         );
     }
@@ -145,6 +149,7 @@ impl KernelReport {
                 ci95: Some([lo, hi]),
                 n: trials.min(u64::from(u32::MAX)) as u32,
                 exact: false,
+                counts: Some((successes, trials)),
             },
         );
     }
@@ -182,7 +187,136 @@ impl KernelReport {
                 ci95: (samples.len() > 1).then_some([e.ci95.0.max(lo), e.ci95.1.min(hi)]),
                 n: samples.len() as u32,
                 exact: false,
+                counts: None,
             },
         );
+    }
+
+    /// Folds the reports of repeated trials of the same experiments into this one. A value
+    /// every trial checked as a fact stays a fact (its mean: the share of trials, for a 0/1
+    /// check); a proportion pools its counts (one Wilson interval over every trial's events);
+    /// anything else becomes the trials' mean with its t interval, cut to `range(name)`. The
+    /// calibration takes the trials' mean of each float (integers and other values from the
+    /// first trial); findings, curves and environment come from the first trial, which the
+    /// report says. A metric that some trials lack is averaged over those that have it.
+    pub fn absorb_trials(&mut self, trials: Vec<KernelReport>, range: impl Fn(&str) -> (f64, f64)) {
+        let n = trials.len();
+        let mut names: Vec<&String> = trials.iter().flat_map(|t| t.metrics.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut merged = BTreeMap::new();
+        for name in names {
+            let seen: Vec<&RealMetric> =
+                trials.iter().filter_map(|t| t.metrics.get(name)).collect();
+            let unit = seen[0].unit.clone();
+            let values: Vec<f64> = seen.iter().map(|m| m.value).collect();
+            let mut one = KernelReport::default();
+            if let Some(pooled) = seen
+                .iter()
+                .map(|m| m.counts)
+                .try_fold((0, 0), |(k, t), c| c.map(|(ck, ct)| (k + ck, t + ct)))
+            {
+                one.set_proportion(name.clone(), pooled.0, pooled.1);
+            } else if seen.iter().all(|m| m.exact) {
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                one.set_exact(name.clone(), mean, &unit);
+            } else if values.len() == 1 {
+                one.metrics.insert(name.clone(), seen[0].clone());
+            } else {
+                one.set_samples_in(name.clone(), &values, &unit, range(name));
+            }
+            merged.extend(one.metrics);
+        }
+        self.metrics.extend(merged);
+
+        let mut trials = trials.into_iter();
+        let Some(first) = trials.next() else { return };
+        let rest: Vec<KernelReport> = trials.collect();
+        for (key, value) in first.calibration {
+            let value = match value {
+                toml::Value::Float(x) => {
+                    let others = rest
+                        .iter()
+                        .filter_map(|t| t.calibration.get(&key)?.as_float());
+                    let (sum, count) = others.fold((x, 1), |(s, c), y| (s + y, c + 1));
+                    toml::Value::Float(round_calibration(sum / f64::from(count)))
+                }
+                other => other,
+            };
+            self.calibration.insert(key, value);
+        }
+        self.findings.extend(first.findings);
+        self.series.extend(first.series);
+        self.environment.extend(first.environment);
+        if n > 1 {
+            self.environment.insert(
+                "trials".into(),
+                format!("{n} (findings and curves are the first trial's)"),
+            );
+        }
+    }
+}
+
+/// A calibrated value at the precision a measurement has: whole units from 100 up, three
+/// decimals below.
+fn round_calibration(x: f64) -> f64 {
+    if x.abs() >= 100.0 {
+        x.round()
+    } else {
+        (x * 1000.0).round() / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(blocked: f64, p99: f64, timeouts: u64, requests: u64, rate: f64) -> KernelReport {
+        let mut r = KernelReport::default();
+        r.set_exact("blocked", blocked, "bool");
+        r.set("inflation_pct", p99, "%");
+        r.set_proportion("timeout_fraction", timeouts, requests);
+        r.calibration
+            .insert("rate".into(), toml::Value::Float(rate));
+        r.calibration
+            .insert("cores".into(), toml::Value::Integer(2));
+        r.findings.push(format!("p99 {p99}"));
+        r
+    }
+
+    #[test]
+    fn trials_fold_into_facts_pooled_proportions_and_intervals() {
+        let mut r = KernelReport::default();
+        let trials = vec![
+            trial(1.0, -10.0, 0, 1000, 100.0),
+            trial(1.0, 30.0, 2, 1000, 110.0),
+            trial(0.0, 40.0, 1, 2000, 120.0),
+        ];
+        r.absorb_trials(trials, |name| {
+            if name == "inflation_pct" {
+                (-100.0, f64::INFINITY)
+            } else {
+                (0.0, f64::INFINITY)
+            }
+        });
+        let blocked = &r.metrics["blocked"];
+        assert!(blocked.exact);
+        assert!((blocked.value - 2.0 / 3.0).abs() < 1e-12);
+        let t = &r.metrics["timeout_fraction"];
+        assert_eq!(t.counts, Some((3, 4000)));
+        assert!((t.value - 3.0 / 4000.0).abs() < 1e-15);
+        let ci = t.ci95.expect("Wilson interval");
+        assert!(ci[0] > 0.0 && ci[1] < 0.003);
+        let p = &r.metrics["inflation_pct"];
+        assert_eq!(p.n, 3);
+        let ci = p.ci95.expect("t interval");
+        assert!(
+            ci[0] < -10.0,
+            "a signed quantity's interval is not cut at zero: {ci:?}"
+        );
+        assert_eq!(r.calibration["rate"].as_float(), Some(110.0));
+        assert_eq!(r.calibration["cores"].as_integer(), Some(2));
+        assert_eq!(r.findings, vec!["p99 -10".to_string()]);
+        assert!(r.environment["trials"].starts_with("3 "));
     }
 }

@@ -123,7 +123,7 @@ pub(super) async fn abort_demo(
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = checksum(admin).await?;
     let unchanged = before == after;
-    r.set(
+    r.set_exact(
         "abort_original_unchanged",
         if unchanged { 1.0 } else { 0.0 },
         "bool",
@@ -137,7 +137,7 @@ pub(super) async fn abort_demo(
         .query_one(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"), &[])
         .await
         .map_err(e)?;
-    r.set("abort_lock_released", if freed { 1.0 } else { 0.0 }, "bool");
+    r.set_exact("abort_lock_released", if freed { 1.0 } else { 0.0 }, "bool");
     let trigger_left: i64 = admin
         .query_one(
             "SELECT count(*) FROM pg_trigger WHERE tgname = 'orders_sync'",
@@ -209,17 +209,17 @@ pub(super) async fn ghost(
         .get::<_, bool>(0);
     let app_ok = load.ok_count() > ok_before;
     drop(w);
-    r.set(
+    r.set_exact(
         "advisory_second_worker_blocked",
         if blocked { 1.0 } else { 0.0 },
         "bool",
     );
-    r.set(
+    r.set_exact(
         "advisory_try_lock_false",
         if try_false { 1.0 } else { 0.0 },
         "bool",
     );
-    r.set(
+    r.set_exact(
         "advisory_app_queries_ok",
         if app_ok { 1.0 } else { 0.0 },
         "bool",
@@ -274,7 +274,7 @@ pub(super) async fn ghost(
         m.batch_execute("COMMIT").await.map_err(e)?;
         n
     };
-    r.set("ghost_verify_mismatches", mismatches as f64, "rows");
+    r.set_exact("ghost_verify_mismatches", mismatches as f64, "rows");
 
     // The swap: a short transaction that gives up quickly and retries.
     let mut attempts = 0;
@@ -309,7 +309,7 @@ pub(super) async fn ghost(
         .await
         .map_err(e)?
         .get(0);
-    r.set(
+    r.set_exact(
         "oid_key_changes_after_swap",
         if oid_before != oid_after { 1.0 } else { 0.0 },
         "bool",
@@ -337,7 +337,7 @@ pub(super) async fn ghost(
         .await
         .map_err(e)?
         .get(0);
-    r.set("ghost_post_swap_mismatches", post as f64, "rows");
+    r.set_exact("ghost_post_swap_mismatches", post as f64, "rows");
     m.batch_execute("DROP TABLE orders_old").await.map_err(e)?;
     m.query_one(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"), &[])
         .await

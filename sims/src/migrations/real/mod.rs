@@ -53,6 +53,9 @@ pub struct RealParams {
     pub baseline_s: f64,
     /// Load after each migration, s.
     pub after_s: f64,
+    /// Times every experiment is repeated, each on a freshly built table (a trial at the
+    /// default scale takes about 2 minutes).
+    pub trials: u32,
 }
 
 impl Default for RealParams {
@@ -69,6 +72,7 @@ impl Default for RealParams {
             throttle_ms: 100.0,
             baseline_s: 10.0,
             after_s: 8.0,
+            trials: 3,
         }
     }
 }
@@ -126,6 +130,9 @@ impl RealParams {
                 return Err(ParamsError::out_of_range(n, v, "1 s to 1 hour"));
             }
         }
+        if !(1..=20).contains(&p.trials) {
+            return Err(ParamsError::out_of_range("trials", p.trials, "1 to 20"));
+        }
         Ok(p)
     }
 
@@ -135,6 +142,7 @@ impl RealParams {
         self.batch_size = self.batch_size.min(self.rows);
         self.baseline_s = self.baseline_s.min(4.0);
         self.after_s = self.after_s.min(3.0);
+        self.trials = self.trials.min(2);
         self
     }
 }

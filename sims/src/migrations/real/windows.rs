@@ -95,15 +95,10 @@ impl Windows {
             "requests",
         );
         r.set(format!("{what}_timeouts"), self.timeouts as f64, "requests");
-        r.set(
-            format!("{what}_error_fraction"),
-            if self.during_n == 0 {
-                0.0
-            } else {
-                self.errors as f64 / self.during_n as f64
-            },
-            "fraction",
-        );
+        // Shares of the requests sent during the migration, as counts: trials pool them.
+        let n = self.during_n as u64;
+        r.set_proportion(format!("{what}_timeout_fraction"), self.timeouts as u64, n);
+        r.set_proportion(format!("{what}_error_fraction"), self.errors as u64, n);
     }
 }
 
