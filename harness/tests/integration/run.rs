@@ -152,3 +152,72 @@ fn shards_split_points_and_together_cover_them() {
     seen.sort();
     assert_eq!(seen, [0, 1]);
 }
+
+#[test]
+fn a_point_runs_its_own_replications_and_the_cli_count_overrides_it() {
+    let t = tempdir();
+    let f = write(
+        t.path(),
+        "s.toml",
+        r#"
+[scenario]
+id = "per-point"
+sim = "queue"
+seed = 5
+replications = 6
+
+[params]
+arrival_rate = 0.5
+customers = 2000
+warmup = 100
+
+[[points]]
+name = "short"
+replications = 3
+
+[[points]]
+name = "whole"
+params = { arrival_rate = 0.6 }
+"#,
+    );
+    let n = |s: &serde_json::Value, i: usize| s["points"][i]["metrics"]["wait_mean"]["n"].clone();
+    let out = t.path().join("out");
+    lab(t.path(), &["run", &f, "--out", out.to_str().unwrap()]).expect_code(0);
+    let s = summary(&out.join("per-point"));
+    assert_eq!((n(&s, 0), n(&s, 1)), (3.into(), 6.into()));
+    // --quick's count is a ceiling too; --replications sets every point.
+    lab(
+        t.path(),
+        &["run", &f, "--quick", "--out", out.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("per-point"));
+    assert_eq!((n(&s, 0), n(&s, 1)), (3.into(), 3.into()));
+    lab(
+        t.path(),
+        &[
+            "run",
+            &f,
+            "--replications",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("per-point"));
+    assert_eq!((n(&s, 0), n(&s, 1)), (4.into(), 4.into()));
+    let bad = write(
+        t.path(),
+        "bad.toml",
+        &std::fs::read_to_string(&f)
+            .unwrap()
+            .replace("replications = 3", "replications = 0"),
+    );
+    let r = lab(t.path(), &["check", &bad]).expect_code(1);
+    assert!(
+        r.stderr.contains("points[0].replications: 0 replications"),
+        "{}",
+        r.stderr
+    );
+}

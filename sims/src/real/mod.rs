@@ -192,6 +192,32 @@ impl KernelReport {
         );
     }
 
+    /// Records repeated measurements of a rise in percent (p99 during against before, minus one)
+    /// by their geometric mean, with the t interval taken on the log of the ratio: a rise is a
+    /// ratio, and one trial's +3,000% would swamp an arithmetic mean of +50% and +300%.
+    pub fn set_rise_pct_samples(&mut self, name: impl Into<String>, samples_pct: &[f64]) {
+        let logs: Vec<f64> = samples_pct
+            .iter()
+            .map(|p| (1.0 + p / 100.0).max(1e-9).ln())
+            .collect();
+        if logs.is_empty() {
+            return;
+        }
+        let e = crate::stats::Estimate::from_samples(&logs);
+        let pct = |l: f64| (l.exp() - 1.0) * 100.0;
+        self.metrics.insert(
+            name.into(),
+            RealMetric {
+                value: pct(e.mean),
+                unit: "%".to_string(),
+                ci95: (logs.len() > 1).then_some([pct(e.ci95.0), pct(e.ci95.1)]),
+                n: logs.len() as u32,
+                exact: false,
+                counts: None,
+            },
+        );
+    }
+
     /// Folds the reports of repeated trials of the same experiments into this one. A value
     /// every trial checked as a fact stays a fact (its mean: the share of trials, for a 0/1
     /// check); a proportion pools its counts (one Wilson interval over every trial's events);
@@ -318,5 +344,19 @@ mod tests {
         assert_eq!(r.calibration["cores"].as_integer(), Some(2));
         assert_eq!(r.findings, vec!["p99 -10".to_string()]);
         assert!(r.environment["trials"].starts_with("3 "));
+    }
+
+    #[test]
+    fn a_rise_is_averaged_as_a_ratio() {
+        let mut r = KernelReport::default();
+        // Ratios 1.5, 4 and 39: geometric mean (1.5 * 4 * 39)^(1/3) = 6.16, a rise of ~516%.
+        r.set_rise_pct_samples("rise", &[50.0, 300.0, 3800.0]);
+        let m = &r.metrics["rise"];
+        assert!((m.value - 516.0).abs() < 1.0, "{m:?}");
+        let [lo, hi] = m.ci95.unwrap();
+        assert!(lo > -100.0 && lo < m.value && hi > 3800.0, "{m:?}");
+        // Every trial well above the baseline: the interval stays above it.
+        r.set_rise_pct_samples("steady", &[200.0, 250.0, 300.0, 220.0, 280.0]);
+        assert!(r.metrics["steady"].ci95.unwrap()[0] > 150.0);
     }
 }

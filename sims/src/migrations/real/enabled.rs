@@ -45,14 +45,21 @@ pub(super) fn run(p: &RealParams, ctx: &KernelContext) -> KernelReport {
             experiments(db, p, &ctx, trial, &mut t).await?;
             trials.push(t);
         }
-        // p99 inflation is the one measured quantity that can be negative.
-        r.absorb_trials(trials, |name| {
-            if name.ends_with("_inflation_pct") {
-                (-100.0, f64::INFINITY)
-            } else {
-                (0.0, f64::INFINITY)
-            }
-        });
+        // A p99 rise is a ratio: averaged on the log scale, after the other metrics.
+        let rises: Vec<(String, Vec<f64>)> = ["rewrite", "ghost"]
+            .iter()
+            .map(|what| {
+                let name = format!("{what}_p99_inflation_pct");
+                let values = trials
+                    .iter()
+                    .filter_map(|t| Some(t.metrics.get(&name)?.value));
+                (name.clone(), values.collect())
+            })
+            .collect();
+        r.absorb_trials(trials, |_| (0.0, f64::INFINITY));
+        for (name, values) in rises {
+            r.set_rise_pct_samples(name, &values);
+        }
         Ok(())
     })
 }
