@@ -33,12 +33,30 @@ pub struct Expected {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gt: Option<f64>,
     /// Within `[low, high]`, ends included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "low_high"
+    )]
     pub between: Option<[f64; 2]>,
     /// A real kernel's measurement (`real.NAME`) the model must reproduce, within `rel_tol`
     /// or `abs_tol`: the model validated against the real run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
+}
+
+/// A `[low, high]` pair, refused with any other number of values (a plain `[f64; 2]` would
+/// take the first two of three and drop the rest).
+pub fn low_high<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+    let v: Option<Vec<f64>> = serde::Deserialize::deserialize(d)?;
+    match v.as_deref() {
+        None => Ok(None),
+        Some(&[low, high]) => Ok(Some([low, high])),
+        Some(other) => Err(serde::de::Error::invalid_length(
+            other.len(),
+            &"two numbers, [low, high]",
+        )),
+    }
 }
 
 impl Expected {

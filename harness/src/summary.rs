@@ -164,7 +164,11 @@ pub struct SourceSpec {
     pub reference: String,
     /// The plausible range of an assumed value, `[low, high]`: the verdicts that use it are
     /// checked at both ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::expectation::low_high"
+    )]
     pub range: Option<[f64; 2]>,
     /// How the range is searched for a flip point (default linear).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -456,13 +460,22 @@ impl Summary {
     pub fn read(path: &std::path::Path) -> Result<Summary, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let s: Summary = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "{}:{}:{}: not a claimlab summary.json: {e}",
                 path.display(),
                 e.line(),
                 e.column()
             )
-        })
+        })?;
+        if s.schema != SCHEMA {
+            return Err(format!(
+                "{}: summary schema {}, but this lab reads schema {SCHEMA} (written by another \
+                 version of claimlab: rerun it, or use the lab that wrote it)",
+                path.display(),
+                s.schema
+            ));
+        }
+        Ok(s)
     }
 }

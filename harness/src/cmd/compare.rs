@@ -276,6 +276,25 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
     }
     let a = load(&args.a)?;
     let b = load(&args.b)?;
+    // Comparing nothing is never what was meant: a CI gate pointed at the wrong directory
+    // must not pass.
+    if !a.keys().any(|id| b.contains_key(id)) {
+        let ids = |m: &BTreeMap<String, Summary>| {
+            let v: Vec<&str> = m.keys().map(String::as_str).collect();
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        return Err(LabError::bad(format!(
+            "{} and {} have no scenario in common (A: {}; B: {}): nothing to compare",
+            args.a.display(),
+            args.b.display(),
+            ids(&a),
+            ids(&b)
+        )));
+    }
     let threshold = args.threshold / 100.0;
     let (rows, flips, notes) = compare(&a, &b, threshold);
 

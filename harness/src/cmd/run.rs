@@ -218,6 +218,8 @@ pub fn summarise(
 }
 
 /// Writes everything for one scenario under a temporary name, then renames it into place.
+/// Two runs writing the same `--out` both succeed: each works in its own hidden directory, and
+/// the last complete one takes the final name.
 fn write_scenario_dir(
     root: &Path,
     plan: &ScenarioPlan,
@@ -225,17 +227,11 @@ fn write_scenario_dir(
     rows: &[ResultRow],
 ) -> Result<PathBuf, LabError> {
     let final_dir = root.join(&plan.id);
-    let tmp = root.join(format!(".{}.partial-{}", plan.id, std::process::id()));
+    let pid = std::process::id();
+    let tmp = root.join(format!(".{}.partial-{pid}", plan.id));
+    let old = root.join(format!(".{}.old-{pid}", plan.id));
     let _ = std::fs::remove_dir_all(&tmp);
-    // Leftovers of runs that were killed before they could clean up.
-    if let Ok(rd) = std::fs::read_dir(root) {
-        let prefix = format!(".{}.partial-", plan.id);
-        for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
+    remove_leftovers(root, &plan.id);
     let write = || -> Result<(), LabError> {
         std::fs::create_dir_all(&tmp)?;
         std::fs::write(tmp.join("scenario.toml"), &plan.source)?;
@@ -245,16 +241,67 @@ fn write_scenario_dir(
         let json = serde_json::to_string_pretty(summary)
             .map_err(|e| LabError::internal(format!("serialising summary: {e}")))?;
         std::fs::write(tmp.join("summary.json"), json + "\n")?;
-        if final_dir.exists() {
-            std::fs::remove_dir_all(&final_dir)?;
-        }
-        std::fs::rename(&tmp, &final_dir)?;
+        replace_dir(&tmp, &final_dir, &old)?;
         Ok(())
     };
     write().inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&tmp);
     })?;
     Ok(final_dir)
+}
+
+/// Puts `tmp` at `final_dir`, moving a previous result aside to `old` first (a directory cannot
+/// be renamed over a non-empty one). Another run may place its own result in between: then
+/// that one is moved aside too, and the last to finish wins.
+fn replace_dir(tmp: &Path, final_dir: &Path, old: &Path) -> std::io::Result<()> {
+    let mut last = None;
+    for _ in 0..20 {
+        let _ = std::fs::remove_dir_all(old);
+        match std::fs::rename(final_dir, old) {
+            Ok(()) => {}
+            // Nothing there yet, or another run moved it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        match std::fs::rename(tmp, final_dir) {
+            Ok(()) => {
+                let _ = std::fs::remove_dir_all(old);
+                return Ok(());
+            }
+            Err(e) if final_dir.exists() => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("could not move the result into place")))
+}
+
+/// Hidden work directories of this scenario left by runs that died before cleaning up. A
+/// directory whose process still runs is another run at work and is left alone.
+fn remove_leftovers(root: &Path, id: &str) {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = [".partial-", ".old-"].iter().find_map(|kind| {
+            name.strip_prefix(&format!(".{id}{kind}"))?
+                .parse::<u32>()
+                .ok()
+        });
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !process_alive(pid)
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` still exists (on systems without `/proc`, assume it does: a stale
+/// directory left behind is better than another run's deleted).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 fn print_verdicts(s: &Summary, dir: &Path) {

@@ -1,14 +1,19 @@
 //! The Markdown writer: any [`Document`] as GitHub-flavoured Markdown, every block followed by
-//! a blank line. Text is written as given except that pipes are escaped and newlines become
-//! spaces, so that a cell or a list item stays on its line.
+//! a blank line. Text is written as given except that HTML's `&`, `<` and `>` become entities
+//! (Markdown renderers pass raw HTML through: a claim's text must not run as a script), pipes
+//! are escaped and newlines become spaces, so that a cell or a list item stays on its line.
 
 use std::fmt::Write as _;
 
 use super::doc::{Block, Document, Table};
 
-/// `s` on one line and safe in a table cell.
+/// `s` on one line, inert as HTML and safe in a table cell.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 fn md_table(out: &mut String, t: &Table) {

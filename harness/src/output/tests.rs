@@ -235,6 +235,10 @@ fn reports_put_verdicts_first_and_escape_text() {
         "{table:#?}"
     );
     assert!(md.contains("\\| pipes"), "pipes in cells are escaped");
+    assert!(
+        md.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !md.contains("<script>"),
+        "raw HTML in a claim's text is escaped in Markdown too"
+    );
     assert!(md.contains("![Mean wait vs load](charts/mean-wait-vs-load.png)"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -248,3 +248,46 @@ fn tail_sampling_decide_rejects_bad_input() {
     );
     assert!(r.stdout.is_empty());
 }
+
+#[test]
+fn a_range_of_three_values_is_refused_where_two_are_expected() {
+    let t = tempdir();
+    let base = r#"
+[scenario]
+id = "pairs"
+sim = "queue"
+
+[params]
+arrival_rate = 0.5
+customers = 1000
+
+[sources]
+arrival_rate = { kind = "assumed", range = RANGE }
+
+[[claims]]
+id = "c"
+text = "t"
+metric = "wait_mean"
+expect = { between = BETWEEN }
+"#;
+    let f = |range: &str, between: &str| {
+        write(
+            t.path(),
+            "s.toml",
+            &base.replace("RANGE", range).replace("BETWEEN", between),
+        )
+    };
+    lab(t.path(), &["check", &f("[0.1, 0.9]", "[1, 2]")]).expect_code(0);
+    for (range, between, field) in [
+        ("[0.1, 0.9]", "[1, 2, 3]", "claims[0].expect.between"),
+        ("[0.1, 0.5, 0.9]", "[1, 2]", "sources.arrival_rate.range"),
+        ("[0.1, 0.9]", "[1]", "claims[0].expect.between"),
+    ] {
+        let r = lab(t.path(), &["check", &f(range, between)]).expect_code(1);
+        assert!(
+            r.stderr.contains(field) && r.stderr.contains("expected two numbers, [low, high]"),
+            "{range} {between}: {}",
+            r.stderr
+        );
+    }
+}

@@ -58,3 +58,32 @@ fn single_replication_runs_are_not_testable_not_regressions() {
     let r = compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(0);
     assert!(r.stdout.contains("not testable"), "{}", r.stdout);
 }
+
+#[test]
+fn runs_with_no_scenario_in_common_or_another_schema_are_refused() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &[]);
+    // B holds the same run under another scenario id: nothing in common.
+    let b = t.path().join("b");
+    std::fs::create_dir_all(b.join("other")).unwrap();
+    let text = std::fs::read_to_string(a.join("mini/summary.json")).unwrap();
+    let other = text.replacen("\"id\": \"mini\"", "\"id\": \"other\"", 1);
+    assert_ne!(
+        text, other,
+        "the fixture's id is where this test expects it"
+    );
+    std::fs::write(b.join("other/summary.json"), other).unwrap();
+    let r = compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains("no scenario in common (A: mini; B: other)"),
+        "{}",
+        r.stderr
+    );
+    // A summary of a schema this lab does not know is not read as if it were.
+    let future = text.replacen("\"schema\": 1", "\"schema\": 99", 1);
+    assert_ne!(text, future);
+    std::fs::write(b.join("other/summary.json"), future).unwrap();
+    let r = compare(t.path(), &a, &b, &[]).expect_code(1);
+    assert!(r.stderr.contains("summary schema 99"), "{}", r.stderr);
+}

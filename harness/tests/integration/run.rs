@@ -221,3 +221,42 @@ params = { arrival_rate = 0.6 }
         r.stderr
     );
 }
+
+#[test]
+fn two_runs_into_one_out_both_succeed_and_leave_no_work_directories() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let f = fixture("mini.toml");
+    std::fs::create_dir_all(&out).unwrap();
+    // A dead run's work directory is removed; a live one's (this test's pid) is not touched.
+    let dead = out.join(".mini.partial-999999999");
+    let live = out.join(format!(".mini.partial-{}", std::process::id()));
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    for _ in 0..3 {
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+                .args(["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .current_dir(t.path())
+                .output()
+                .expect("lab runs")
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(spawn);
+            let b = s.spawn(spawn);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        for o in [a, b] {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        summary(&out.join("mini"));
+    }
+    assert!(!dead.exists(), "a dead run's leftovers are removed");
+    assert!(live.exists(), "a live run's work directory is left alone");
+    std::fs::remove_dir_all(&live).unwrap();
+    let hidden: Vec<_> = entries(&out)
+        .into_iter()
+        .filter(|e| e.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
