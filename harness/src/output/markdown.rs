@@ -7,11 +7,22 @@ use std::fmt::Write as _;
 
 use super::doc::{Block, Document, Table};
 
-/// `s` on one line, inert as HTML and safe in a table cell.
+/// `s` on one line, inert as HTML and safe in a table cell. Code spans (between backticks) are
+/// left as written: Markdown shows them literally anyway.
 fn md_cell(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                part.to_string()
+            } else {
+                part.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
         .replace('|', "\\|")
         .replace('\n', " ")
 }

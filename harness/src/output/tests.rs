@@ -282,8 +282,8 @@ fn writers_render_every_block_and_escape_it() {
     let md = to_markdown(&d);
     assert_eq!(
         md,
-        "# A \\| <b>\n\n- **k**: v w\n\n## Section\n\ntext & more\n\n| x | verdict |\n|---|---|\n\
-         | a\\|b | fails |\n\n- one\n- <two>\n\n> said\n\n### Sub\n\n"
+        "# A \\| &lt;b&gt;\n\n- **k**: v w\n\n## Section\n\ntext &amp; more\n\n| x | verdict |\n|---|---|\n\
+         | a\\|b | fails |\n\n- one\n- &lt;two&gt;\n\n> said\n\n### Sub\n\n"
     );
     let html = to_html(&d, std::path::Path::new("/nonexistent")).unwrap();
     for want in [
