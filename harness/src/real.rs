@@ -25,14 +25,60 @@ pub enum RealMode {
     Require,
 }
 
-/// Installs a Ctrl-C (and SIGTERM, SIGHUP) handler that stops the servers kernels started, then
-/// exits 130.
+/// The output directory a run created, and this process's work directories in it: what an
+/// interrupt removes.
+static RUN_OUTPUT: std::sync::Mutex<Option<(std::path::PathBuf, bool)>> =
+    std::sync::Mutex::new(None);
+
+/// Tells the interrupt handler where this run writes (`created`: the run made the directory).
+pub fn note_run_output(dir: &std::path::Path, created: bool) {
+    *RUN_OUTPUT.lock().unwrap_or_else(|e| e.into_inner()) = Some((dir.to_path_buf(), created));
+}
+
+/// Stops the servers kernels started, removes this run's unfinished work (its hidden work
+/// directories, and the output directory if the run made it and it is empty), says so, and
+/// exits 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+fn on_interrupt(signal: i32) -> ! {
+    let stopped = sims::real::postgres::stop_all();
+    if let Some((dir, created)) = RUN_OUTPUT.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        let mine = format!(".partial-{}", std::process::id());
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().ends_with(&mine) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        if created && dir.read_dir().is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+    if stopped > 0 {
+        eprintln!("interrupted: stopped the lab's {stopped} throwaway PostgreSQL server(s)");
+    } else {
+        eprintln!("interrupted");
+    }
+    std::process::exit(128 + signal);
+}
+
+/// Installs the handler for Ctrl-C, SIGTERM and SIGHUP (see [`on_interrupt`]).
+#[cfg(unix)]
 pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        sims::real::postgres::stop_all();
-        eprintln!("interrupted: stopped the lab's throwaway servers");
-        std::process::exit(130);
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            on_interrupt(signal);
+        }
     });
+}
+
+/// Installs the handler for Ctrl-C (see [`on_interrupt`]).
+#[cfg(not(unix))]
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| on_interrupt(2));
 }
 
 /// Runs the plan's kernel (when it has one and `mode` allows) and applies its calibration to

@@ -56,6 +56,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
             out_root.display()
         ))
     })?;
+    crate::real::note_run_output(&out_root, created_root);
 
     let total: u64 = plans
         .iter()

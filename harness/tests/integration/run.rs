@@ -260,3 +260,49 @@ fn two_runs_into_one_out_both_succeed_and_leave_no_work_directories() {
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_exits_128_plus_the_signal_and_leaves_no_directory_it_made() {
+    let t = tempdir();
+    let f = fixture("mini.toml");
+    for (signal, code) in [("TERM", 143), ("HUP", 129), ("INT", 130)] {
+        let out = t.path().join(format!("out-{signal}"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            // Long enough to be interrupted mid-run.
+            .args(["--set", "customers=200000000", "--replications", "2"])
+            .current_dir(t.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("lab starts");
+        // Wait until the run has made its output directory.
+        for _ in 0..200 {
+            if out.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pid = child.id().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(
+            !stderr.contains("throwaway"),
+            "no server was started, so none was stopped: {stderr}"
+        );
+        assert!(
+            !out.exists(),
+            "SIG{signal}: the empty --out the run made is removed"
+        );
+    }
+}

@@ -286,12 +286,15 @@ impl Drop for Database {
     }
 }
 
-/// Stops every throwaway cluster this process started (for a Ctrl-C handler).
-pub fn stop_all() {
+/// Stops every throwaway cluster this process started (for a Ctrl-C handler); returns how
+/// many.
+pub fn stop_all() -> usize {
     let live = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    let n = live.len();
     for (bin, dir, user) in live {
         stop_cluster(&bin, &dir, user.as_deref());
     }
+    n
 }
 
 /// Whether a throwaway cluster could be started here, or why not (no side effects).
