@@ -263,7 +263,12 @@ fn only_what_the_file_writes_in_a_table_is_assumed() {
         "{}",
         r.stderr
     );
-    for filled in ["p0.burst_on_s", "p0.tenants", "p0.prompt_tokens", "p1.share"] {
+    for filled in [
+        "p0.burst_on_s",
+        "p0.tenants",
+        "p0.prompt_tokens",
+        "p1.share",
+    ] {
         assert!(!r.stderr.contains(filled), "{filled}: {}", r.stderr);
     }
 }
