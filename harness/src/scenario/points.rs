@@ -112,7 +112,10 @@ pub(super) fn expand(
         for combo in &combos {
             let mut params = sf.params.clone();
             let mut name = None;
-            let mut explicit: Vec<String> = sf.params.keys().cloned().collect();
+            let mut explicit = Vec::new();
+            for (k, v) in &sf.params {
+                written(k, v, &mut explicit);
+            }
             let mut article = false;
             if let Some(i) = spec {
                 let ps = &sf.points[*i];
@@ -120,7 +123,7 @@ pub(super) fn expand(
                 article = ps.article;
                 for (k, v) in &ps.params {
                     set_path(&mut params, k, v.clone());
-                    explicit.push(k.clone());
+                    written(k, v, &mut explicit);
                 }
             }
             let mut sweep_keys = Vec::new();
@@ -204,4 +207,18 @@ fn cartesian(lens: &[usize]) -> Vec<Vec<usize>> {
             .collect();
     }
     out
+}
+
+/// The paths a value in the file sets, as written: a table's own keys (`p0 = { share = 0.5 }`
+/// sets `p0.share`), not the fields a room fills in around them (the rest of class `p0` keeps
+/// the room's defaults, like any parameter the file leaves out).
+fn written(path: &str, v: &toml::Value, out: &mut Vec<String>) {
+    match v {
+        toml::Value::Table(t) if !t.is_empty() => {
+            for (k, v) in t {
+                written(&format!("{path}.{k}"), v, out);
+            }
+        }
+        _ => out.push(path.to_string()),
+    }
 }

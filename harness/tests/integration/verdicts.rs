@@ -242,6 +242,37 @@ expect = { lt = 2.0 }
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
 }
 
+/// A table given in part (`[params.p0]` with one field) sets that field; the fields the room
+/// fills in around it keep the room's defaults, like a parameter the file leaves out, and are
+/// not the scenario's assumptions.
+#[test]
+fn only_what_the_file_writes_in_a_table_is_assumed() {
+    let t = tempdir();
+    let f = write(
+        t.path(),
+        "s.toml",
+        "[scenario]\nid = \"partial\"\nsim = \"gpu_serving\"\n\n[params]\ngpus = 1\n\n\
+         [params.p0]\nshare = 0.5\n\n[sources]\ngpus = { kind = \"article\" }\n\n\
+         [[claims]]\nid = \"cheap\"\ntext = \"t\"\nmetric = \"self_hosted_usd_month\"\n\
+         expect = { lt = 5000 }\n",
+    );
+    let r = lab(t.path(), &["check", &f]).expect_code(0);
+    assert!(
+        r.stderr
+            .contains("`p0.share` is assumed without a plausible range"),
+        "{}",
+        r.stderr
+    );
+    for filled in [
+        "p0.burst_on_s",
+        "p0.tenants",
+        "p0.prompt_tokens",
+        "p1.share",
+    ] {
+        assert!(!r.stderr.contains(filled), "{filled}: {}", r.stderr);
+    }
+}
+
 #[test]
 fn sources_are_checked() {
     let t = tempdir();

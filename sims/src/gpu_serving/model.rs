@@ -152,12 +152,14 @@ impl Cluster<'_> {
         out.set("p2_throughput_rps", w.completions[2] as f64 / window_s);
         out.set("capacity_used_fraction", throughput / capacity);
         let gpus = self.engine.gpu_count();
+        // A share of time: summing GPUs busy all along can land a rounding error above 1.
         out.set(
             "gpu_utilization",
-            (0..gpus)
+            ((0..gpus)
                 .map(|g| self.engine.busy_mean(g, end))
                 .sum::<f64>()
-                / gpus as f64,
+                / gpus as f64)
+                .clamp(0.0, 1.0),
         );
         out.set("preemptions_per_hour", w.preemptions as f64 / hours);
         out.set("pod_preemptions_per_hour", w.pod_evictions as f64 / hours);
