@@ -25,6 +25,8 @@ pub struct Hardware {
     pub cpufreq: Option<CpuFreq>,
     /// PostgreSQL server binaries found, with their versions.
     pub postgresql: Vec<String>,
+    /// Throwaway clusters of dead runs found (and stopped and removed) on the way.
+    pub stale_clusters_removed: Vec<String>,
     /// Real kernels: name → (simulation, whether it can run here or why not).
     pub kernels: Vec<KernelStatus>,
 }
@@ -97,6 +99,7 @@ pub fn detect() -> Hardware {
         thermal_zones: thermal_zones(),
         cpufreq: cpufreq(),
         postgresql: postgresql(),
+        stale_clusters_removed: sims::real::postgres::reap_stale(),
         kernels: crate::real::availability()
             .into_iter()
             .map(|(kernel, (sim, a))| KernelStatus {
@@ -269,6 +272,9 @@ pub fn run(json: bool) -> Result<u8, LabError> {
         for p in &hw.postgresql {
             crate::outln!("postgresql  {p}");
         }
+    }
+    for c in &hw.stale_clusters_removed {
+        crate::outln!("stale       removed a dead run's throwaway cluster: {c}");
     }
     for k in &hw.kernels {
         crate::outln!(

@@ -291,18 +291,11 @@ fn remove_leftovers(root: &Path, id: &str) {
         });
         if let Some(pid) = pid
             && pid != std::process::id()
-            && !process_alive(pid)
+            && !sims::real::process_alive(pid)
         {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-}
-
-/// Whether process `pid` still exists (on systems without `/proc`, assume it does: a stale
-/// directory left behind is better than another run's deleted).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 fn print_verdicts(s: &Summary, dir: &Path) {

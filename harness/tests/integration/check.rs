@@ -291,3 +291,36 @@ expect = { between = BETWEEN }
         );
     }
 }
+
+#[test]
+fn hw_removes_the_throwaway_clusters_of_dead_runs_and_nothing_else() {
+    let t = tempdir();
+    let tmp = t.path();
+    // A dead run's cluster directory whose postmaster.pid names a live process (this test)
+    // but another data directory: the directory goes, the process is never signalled.
+    let dead = tmp.join("claimlab-pg-999999999-0");
+    std::fs::create_dir_all(dead.join("data")).unwrap();
+    std::fs::write(
+        dead.join("data/postmaster.pid"),
+        format!("{}\n/somewhere/else\n", std::process::id()),
+    )
+    .unwrap();
+    // A live run's (this process's pid) is left alone.
+    let live = tmp.join(format!("claimlab-pg-{}-0", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let r = lab_env(tmp, &["hw", "--json"], &[("TMPDIR", tmp.to_str().unwrap())]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let removed = v["stale_clusters_removed"].as_array().unwrap();
+    if cfg!(feature = "postgres") {
+        assert_eq!(removed.len(), 1, "{v}");
+        assert!(
+            removed[0]
+                .as_str()
+                .unwrap()
+                .contains("owner pid 999999999 gone")
+        );
+        assert!(!removed[0].as_str().unwrap().contains("stopped"), "{v}");
+        assert!(!dead.exists());
+    }
+    assert!(live.exists());
+}

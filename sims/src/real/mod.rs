@@ -14,6 +14,22 @@ use crate::params::ParamsError;
 
 pub use postgres::postgres_available;
 
+/// Whether process `pid` still runs: it exists and is not a zombie. Without `/proc`, assume
+/// it does (leaving a dead run's leftovers is better than removing a live run's).
+pub fn process_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.is_dir() {
+        return true;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // The state follows the command name in parentheses: `123 (lab) Z ...`.
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
 /// Why a PostgreSQL kernel cannot run in this build.
 pub const POSTGRES_NOT_BUILT: &str = "lab was built without the `postgres` feature";
 

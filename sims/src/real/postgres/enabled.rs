@@ -125,6 +125,10 @@ impl Database {
     }
 
     fn throwaway(rt: &tokio::runtime::Runtime) -> Result<Database, String> {
+        // A run killed with -9 leaves its cluster running: stop it before starting another.
+        for line in reap_stale() {
+            eprintln!("removed a stale throwaway cluster: {line}");
+        }
         let bin = find_bin_dir().ok_or_else(|| {
             "no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or in \
              /usr/lib/postgresql/*/bin; install Debian's `postgresql` or set \
@@ -295,6 +299,55 @@ pub fn stop_all() -> usize {
         stop_cluster(&bin, &dir, user.as_deref());
     }
     n
+}
+
+/// Throwaway clusters left by runs that died without cleaning up (`kill -9`): the owner pid in
+/// the directory's name (`claimlab-pg-<pid>-<n>`) no longer runs. Stops a server still running
+/// there (its `postmaster.pid` must name this data directory, so a reused pid is never
+/// touched) and removes the directory. Returns one line per cluster reaped.
+pub fn reap_stale() -> Vec<String> {
+    let mut reaped = Vec::new();
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return reaped;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix("claimlab-pg-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if owner == std::process::id() || crate::real::process_alive(owner) {
+            continue;
+        }
+        let dir = e.path();
+        let data = dir.join("data");
+        let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+        let mut lines = pid_file.lines();
+        let server = lines.next().and_then(|l| l.trim().parse::<u32>().ok());
+        let ours = lines.next().is_some_and(|d| Path::new(d.trim()) == data);
+        let mut what = String::new();
+        if let (Some(pm), true) = (server, ours)
+            && crate::real::process_alive(pm)
+        {
+            if let Some(bin) = find_bin_dir() {
+                let user = running_as_root().then_some("postgres");
+                let d = data.to_string_lossy();
+                let _ = run_pg(
+                    &bin,
+                    "pg_ctl",
+                    user,
+                    &["-D", &d, "-m", "immediate", "-w", "stop"],
+                );
+            }
+            what = format!(", stopped its server (pid {pm})");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        reaped.push(format!("{} (owner pid {owner} gone){what}", dir.display()));
+    }
+    reaped
 }
 
 /// Whether a throwaway cluster could be started here, or why not (no side effects).
