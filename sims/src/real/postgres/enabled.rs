@@ -365,24 +365,33 @@ pub fn throwaway_available() -> Result<String, String> {
     Ok(format!("{version} ({})", bin.display()))
 }
 
+/// Stops a cluster and removes its directory. An interrupt can land while `initdb` or
+/// `pg_ctl start` is still writing there (a server appearing, files created while the tree is
+/// removed): so look again, for a second at most, until the directory is gone.
 fn stop_cluster(bin: &Path, dir: &Path, user: Option<&str>) {
     let data = dir.join("data");
-    if data.join("postmaster.pid").exists() {
-        let _ = run_pg(
-            bin,
-            "pg_ctl",
-            user,
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+    for _ in 0..10 {
+        if data.join("postmaster.pid").exists() {
+            let _ = run_pg(
+                bin,
+                "pg_ctl",
+                user,
+                &[
+                    "-D",
+                    &data.to_string_lossy(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        if !dir.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn connect_with(config: &Config) -> Result<Client, String> {
