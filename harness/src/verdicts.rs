@@ -237,14 +237,17 @@ fn dependences(
         }
         // The flip nearest the scenario's value is the one that matters.
         flips.sort_by(|a, b| (a.0 - value).abs().total_cmp(&(b.0 - value).abs()));
-        // The same verdict at both ends may hide a window between them where a two-sided
-        // claim ("about X") holds.
-        let window = if flips.is_empty() {
-            prober.window(c, &param, (lo, hi), scale)?
-        } else {
-            None
+        // A window: the scenario's value inside one (the verdict flips the same way on both
+        // sides of it), or the same verdict at both ends hiding one between them where a
+        // two-sided claim ("about X") holds.
+        let window = match flips[..] {
+            [(f1, _, v1), (f2, _, v2)] if v1 == v2 => Some(([f1.min(f2), f1.max(f2)], base)),
+            [] => prober
+                .window(c, &param, (lo, hi), scale)?
+                .filter(|(_, mid)| *mid != base),
+            _ => None,
         };
-        if let Some(([w0, w1], mid)) = window.filter(|(_, mid)| *mid != base) {
+        if let Some(([w0, w1], verdict)) = window {
             let edge = if (w0 - value).abs() < (w1 - value).abs() {
                 w0
             } else {
@@ -256,25 +259,9 @@ fn dependences(
                 range: [lo, hi],
                 verdicts,
                 flips_at: Some(edge),
-                holds_when: (mid == Verdict::Holds).then(|| "between".to_string()),
+                holds_when: (verdict == Verdict::Holds).then(|| "between".to_string()),
                 window: Some([w0, w1]),
-                window_verdict: Some(mid),
-            });
-            continue;
-        }
-        // The scenario's value inside a window: the verdict flips on both sides of it.
-        if let [(f1, _, v1), (f2, _, v2)] = flips[..]
-            && v1 == v2
-        {
-            out.push(Dependence {
-                param,
-                value,
-                range: [lo, hi],
-                verdicts,
-                flips_at: Some(f1),
-                holds_when: (base == Verdict::Holds).then(|| "between".to_string()),
-                window: Some([f1.min(f2), f1.max(f2)]),
-                window_verdict: Some(base),
+                window_verdict: Some(verdict),
             });
             continue;
         }

@@ -305,3 +305,19 @@ fn bad_params_name_the_field() {
         assert_eq!(err.path(), path, "{src}: {err}");
     }
 }
+
+#[test]
+fn the_kernels_trials_are_checked() {
+    use crate::real::Kernel;
+    let check = |v: i64| {
+        let mut t = toml::Table::new();
+        t.insert("trials".into(), toml::Value::Integer(v));
+        super::PgMigrations.check(&t)
+    };
+    assert_eq!(check(5).unwrap()["trials"].as_integer(), Some(5));
+    for bad in [0, 21] {
+        let e = check(bad).unwrap_err();
+        assert_eq!(e.path(), "trials");
+        assert!(e.to_string().contains("expected 1 to 20"), "{e}");
+    }
+}

@@ -301,7 +301,7 @@ impl KernelReport {
 
 /// A calibrated value at the precision a measurement has: whole units from 100 up, three
 /// decimals below.
-fn round_calibration(x: f64) -> f64 {
+pub(crate) fn round_calibration(x: f64) -> f64 {
     if x.abs() >= 100.0 {
         x.round()
     } else {

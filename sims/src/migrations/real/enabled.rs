@@ -19,7 +19,7 @@ use self::windows::{Windows, latency_curve, p99, writes_by_batch_phase};
 use super::RealParams;
 use crate::des::{RngStreams, Stream};
 use crate::real::postgres::{Database, run_kernel};
-use crate::real::{KernelContext, KernelReport, RealSeries};
+use crate::real::{KernelContext, KernelReport, RealSeries, round_calibration};
 
 type E = String;
 
@@ -173,21 +173,21 @@ async fn experiments(
     series.push(("rewrite".to_string(), latency_curve(&samples, t0, p)));
     r.calibration.insert(
         "rewrite_rows_per_s".into(),
-        toml::Value::Float(round(p.rows as f64 / hold.max(1e-9))),
+        toml::Value::Float(round_calibration(p.rows as f64 / hold.max(1e-9))),
     );
     r.calibration.insert(
         "wal_bytes_per_row_rewrite".into(),
-        toml::Value::Float(round(wal / p.rows as f64)),
+        toml::Value::Float(round_calibration(wal / p.rows as f64)),
     );
     r.calibration.insert(
         "query_ms".into(),
-        toml::Value::Float(round(w.baseline_p50.max(0.01))),
+        toml::Value::Float(round_calibration(w.baseline_p50.max(0.01))),
     );
     // A lognormal's p99 / p50 is exp(2.326 σ): the baseline spread fixes σ.
     let sigma = (w.baseline_p99 / w.baseline_p50.max(0.01)).max(1.0).ln() / 2.326;
     r.calibration.insert(
         "query_sigma".into(),
-        toml::Value::Float(round(sigma.min(4.0))),
+        toml::Value::Float(round_calibration(sigma.min(4.0))),
     );
 
     // 3. The ghost-table procedure under load.
@@ -259,15 +259,17 @@ async fn experiments(
     series.push(("ghost".to_string(), latency_curve(&samples, t0, p)));
     r.calibration.insert(
         "backfill_rows_per_s".into(),
-        toml::Value::Float(round(p.rows as f64 / ghost.batch_work_s.max(1e-9))),
+        toml::Value::Float(round_calibration(
+            p.rows as f64 / ghost.batch_work_s.max(1e-9),
+        )),
     );
     r.calibration.insert(
         "swap_lock_ms".into(),
-        toml::Value::Float(round(ghost.swap_ms)),
+        toml::Value::Float(round_calibration(ghost.swap_ms)),
     );
     r.calibration.insert(
         "wal_bytes_per_row_ghost".into(),
-        toml::Value::Float(round(ghost.wal / p.rows as f64)),
+        toml::Value::Float(round_calibration(ghost.wal / p.rows as f64)),
     );
     for (k, v) in [
         ("rows", p.rows as f64),
@@ -302,14 +304,6 @@ async fn experiments(
 fn rng_fork(rng: &mut Stream) -> Stream {
     use rand::SeedableRng;
     Stream::seed_from_u64(rand::Rng::next_u64(rng))
-}
-
-fn round(x: f64) -> f64 {
-    if x.abs() >= 100.0 {
-        x.round()
-    } else {
-        (x * 1000.0).round() / 1000.0
-    }
 }
 
 async fn build_orders(c: &Client, rows: u64) -> Result<(), E> {
