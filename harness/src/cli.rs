@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// require fails (exit 1) when one cannot run.
     #[arg(long, value_enum, default_value_t = crate::real::RealMode::Auto)]
     pub real: crate::real::RealMode,
+    /// Run even when the model's estimated work is beyond 4 hours of one core (a run that big
+    /// is refused by default: it is nearly always a typo in a horizon parameter).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `lab compare`.

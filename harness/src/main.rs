@@ -31,6 +31,12 @@ fn main() -> ExitCode {
             "the lab panicked (a bug: please report it with the command and scenario)",
         ))
     });
+    if harness::real::interrupted() {
+        // The handler is cleaning up and exits with the signal's status.
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -39,6 +39,7 @@ pub fn note_run_output(dir: &std::path::Path, created: bool) {
 /// directories, and the output directory if the run made it and it is empty), says so, and
 /// exits 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 fn on_interrupt(signal: i32) -> ! {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let stopped = sims::real::postgres::stop_all();
     if let Some((dir, created)) = RUN_OUTPUT.lock().unwrap_or_else(|e| e.into_inner()).clone() {
         let mine = format!(".partial-{}", std::process::id());
@@ -59,6 +60,15 @@ fn on_interrupt(signal: i32) -> ! {
         eprintln!("interrupted");
     }
     std::process::exit(128 + signal);
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an interrupt is being handled. Stopping the servers breaks the kernel's connections,
+/// so the main thread may see an error that is only the interrupt's doing: it must then leave
+/// the exit (128 + the signal) to the handler, not report the error (found by the soak test).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Installs the handler for Ctrl-C, SIGTERM and SIGHUP (see [`on_interrupt`]).

@@ -57,12 +57,26 @@ pub fn parse<T: DeserializeOwned>(table: &toml::Table) -> Result<T, ParamsError>
     })
 }
 
+/// A number as a message shows it: as written for everyday sizes, in scientific notation for
+/// huge or tiny ones (Rust's `Display` would print 1e308 with 309 digits).
+pub fn display_number(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && (x.abs() >= 1e9 || x.abs() < 1e-4) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Checks `lo < x` (or `lo ≤ x` when `inclusive`) and finiteness.
 pub fn require_positive(path: &str, x: f64) -> Result<(), ParamsError> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(ParamsError::out_of_range(path, x, "a finite number > 0"))
+        Err(ParamsError::out_of_range(
+            path,
+            display_number(x),
+            "a finite number > 0",
+        ))
     }
 }
 
@@ -102,7 +116,11 @@ pub fn require_non_negative(path: &str, x: f64) -> Result<(), ParamsError> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(ParamsError::out_of_range(path, x, "a finite number ≥ 0"))
+        Err(ParamsError::out_of_range(
+            path,
+            display_number(x),
+            "a finite number ≥ 0",
+        ))
     }
 }
 

@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::params::{self, ParamsError};
 use crate::real::Kernel;
-use crate::simulation::{MetricDef, Outcome, PreparedParams, RunContext, RunError, Simulation};
+use crate::simulation::{
+    MetricDef, Outcome, PreparedParams, RunContext, RunError, Simulation, Work,
+};
 use crate::tool::Tool;
 
 /// Range checks serde cannot express, run once per point after deserialisation.
@@ -69,6 +71,13 @@ pub trait Room: 'static {
         Ok(())
     }
 
+    /// What one replication costs (see [`Work`]), so a run far too big for its machine is
+    /// refused before it starts. `None` (the default): not estimated.
+    fn work(params: &Self::Params) -> Option<Work> {
+        let _ = params;
+        None
+    }
+
     /// Runs one replication.
     fn run(params: &Self::Params, ctx: &RunContext) -> Result<Outcome, RunError>;
 }
@@ -118,6 +127,10 @@ impl<R: Room> Simulation for Registered<R> {
     fn prepare(&self, table: &toml::Table) -> Result<PreparedParams, ParamsError> {
         let p = parse_params::<R>(table)?;
         Ok(PreparedParams::new(params::to_table(&p), p))
+    }
+
+    fn work(&self, params: &PreparedParams) -> Option<Work> {
+        params.typed::<R::Params>().and_then(R::work)
     }
 
     fn run(&self, params: &PreparedParams, ctx: &RunContext) -> Result<Outcome, RunError> {

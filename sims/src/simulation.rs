@@ -355,4 +355,28 @@ pub trait Simulation: Sync {
     fn kernel(&self) -> Option<&'static dyn Kernel> {
         self.kernels().first().copied()
     }
+
+    /// What one replication on these parameters costs, if the room estimates it.
+    fn work(&self, params: &PreparedParams) -> Option<Work>;
+}
+
+/// What one replication costs: `units` of the room's own kind (customers, traces, requests)
+/// and roughly how many of them one core simulates per second. The harness shows the total up
+/// front and refuses runs far beyond a sane size unless told `--force`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    /// How many units one replication simulates.
+    pub units: f64,
+    /// What a unit is, plural (`customers`).
+    pub unit: &'static str,
+    /// Units one core simulates per second: an order-of-magnitude figure measured on a
+    /// development machine, good for "seconds or days", not for a schedule.
+    pub per_second: f64,
+}
+
+impl Work {
+    /// Seconds of one core this work takes, roughly.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.units / self.per_second
+    }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{LabError, exit_code};
-use crate::scenario::{LoadOptions, load_all};
+use crate::scenario::{LoadOptions, load_all, work};
 
 /// Validates every file; all problems in all files are reported together, then each file's
 /// warnings (assumed values without a range) on stderr.
@@ -21,8 +21,9 @@ pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
         for w in &p.warnings {
             eprint!("{w}");
         }
+        let work = work::estimate(p).map_or(String::new(), |w| format!("; {}", w.describe()));
         crate::outln!(
-            "ok  {}  ({}, sim {}: {} points x {} replications, {} claims, {} charts)",
+            "ok  {}  ({}, sim {}: {} points x {} replications, {} claims, {} charts{work})",
             p.file.display(),
             p.id,
             p.sim.name(),
@@ -31,6 +32,9 @@ pub fn run(paths: &[PathBuf]) -> Result<u8, LabError> {
             p.claims.len(),
             p.charts.len()
         );
+        if let Some(w) = work::estimate(p).filter(|w| w.too_big()) {
+            eprintln!("warning: {}", work::refusal(p, &w));
+        }
     }
     Ok(exit_code::OK)
 }

@@ -12,7 +12,7 @@ use crate::provenance;
 use crate::real::RealMode;
 use crate::runner::{self, Shard};
 use crate::scenario::values::to_json;
-use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all};
+use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all, work};
 use crate::summary::{
     PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
     VerdictRecord, fmt_num,
@@ -36,6 +36,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
     for w in plans.iter().flat_map(|p| &p.warnings) {
         eprint!("{w}");
     }
+    check_work(&plans, args.force)?;
 
     let cwd = std::env::current_dir()?;
     let (commit, dirty) = provenance::git_state(&cwd);
@@ -73,6 +74,30 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
     pb.finish_and_clear();
     print_results(args.json, &printed, &out_root);
     Ok(exit_code::OK)
+}
+
+/// Shows what each scenario will simulate, and refuses (exit 1, before anything is written)
+/// a run far beyond a working day of one core unless `--force`.
+fn check_work(plans: &[ScenarioPlan], force: bool) -> Result<(), LabError> {
+    let mut refused = Vec::new();
+    for plan in plans {
+        let Some(w) = work::estimate(plan) else {
+            continue;
+        };
+        if w.too_big() && !force {
+            refused.push(work::refusal(plan, &w));
+        } else if w.cpu_s >= 1.0 || w.too_big() {
+            eprintln!("{}: the model simulates {}", plan.id, w.describe());
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::bad(format!(
+            "error: {}\n",
+            refused.join("\nerror: ")
+        )))
+    }
 }
 
 /// Runs every plan and writes its directory; returns each summary with its directory.

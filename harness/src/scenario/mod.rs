@@ -7,6 +7,8 @@ pub mod charts;
 pub mod claims;
 pub mod diagnostics;
 pub mod file;
+#[cfg(test)]
+mod fuzz;
 pub mod locate;
 pub mod options;
 pub mod plan;
@@ -14,9 +16,10 @@ pub mod points;
 pub mod real_plan;
 pub mod sources;
 pub mod values;
+pub mod work;
 
 pub use claims::ResolvedClaim;
 pub use options::{LoadOptions, Override, OverrideTarget};
-pub use plan::{ScenarioPlan, expand_paths, load, load_all};
+pub use plan::{ScenarioPlan, expand_paths, load, load_all, load_bytes};
 pub use points::PlannedPoint;
 pub use real_plan::{Calibrate, RealPlan};

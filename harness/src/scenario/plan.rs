@@ -148,6 +148,16 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LabError> {
 pub fn load(file: &Path, opts: &LoadOptions) -> Result<ScenarioPlan, LabError> {
     let bytes = std::fs::read(file)
         .map_err(|e| LabError::bad(format!("{}: cannot read: {e}", file.display())))?;
+    load_bytes(file, bytes, opts)
+}
+
+/// Loads, validates and expands a scenario from its bytes; `file` names it in messages and
+/// resolves the paths it gives.
+pub fn load_bytes(
+    file: &Path,
+    bytes: Vec<u8>,
+    opts: &LoadOptions,
+) -> Result<ScenarioPlan, LabError> {
     let source = String::from_utf8(bytes.clone())
         .map_err(|_| LabError::bad(format!("{}: not UTF-8 text", file.display())))?;
     let sha256 = hex(&Sha256::digest(&bytes));

@@ -2,7 +2,7 @@
 //! in order (`[params]`, the point's `params`, the sweep, `[quick.params]`, `--set`) and
 //! prepared by the room once, for all its replications.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sims::simulation::{PreparedParams, Simulation};
@@ -12,6 +12,7 @@ use super::diagnostics::{Problems, locate_params_error};
 use super::file::ScenarioFile;
 use super::options::LoadOptions;
 use super::values::{get_path, set_path, short, values_equal};
+use crate::error::Diagnostic;
 use crate::summary::SourceSpec;
 
 /// One point of the plan.
@@ -97,7 +98,8 @@ pub(super) fn expand(
         .filter_map(|(k, v)| v.as_array().map(|a| (None, k, a)))
         .collect();
     let mut points = Vec::new();
-    let mut reported = BTreeSet::new();
+    // Distinct problems in the order found, each with the points it hit.
+    let mut failed: Vec<(String, Diagnostic, Vec<String>)> = Vec::new();
     for spec in &specs {
         let mut axes = global_axes.clone();
         if let Some(i) = spec {
@@ -180,15 +182,35 @@ pub(super) fn expand(
                 }),
                 Err(e) => {
                     let d = locate_params_error(&e, file, doc, sf, *spec, &sweep_keys, opts);
+                    let at = label.clone().unwrap_or_else(|| format!("point {index}"));
                     // One report per distinct problem, not one per sweep point.
-                    if reported.insert(d.render(None)) {
-                        pr.push(d);
+                    let key = d.render(None);
+                    match failed.iter_mut().find(|(k, _, _)| *k == key) {
+                        Some((_, _, names)) => names.push(at),
+                        None => failed.push((key, d, vec![at])),
                     }
                 }
             }
         }
     }
+    for (_, mut d, names) in failed {
+        d.message = format!("{} (at {})", d.message, point_list(&names));
+        pr.push(d);
+    }
     points
+}
+
+/// `point `a``, or `points `a`, `b`, `c` and 4 more`: the points a problem hit.
+fn point_list(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let quoted: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+    let more = names.len().saturating_sub(SHOWN);
+    let (noun, tail) = match (names.len(), more) {
+        (1, _) => ("point", String::new()),
+        (_, 0) => ("points", String::new()),
+        (_, m) => ("points", format!(" and {m} more")),
+    };
+    format!("{noun} {}{tail}", quoted.join(", "))
 }
 
 /// Index tuples of a cartesian product, last axis fastest; one empty tuple for no axes.

@@ -283,3 +283,61 @@ fn llama_kernel_keys_are_checked_with_every_accepted_name() {
     assert!(e.contains("real.draft"), "{e}");
     assert!(e.contains("this kernel measures one model"), "{e}");
 }
+
+#[test]
+fn a_run_far_too_big_is_refused_up_front_unless_forced() {
+    let t = tempdir();
+    let q = root().join("scenarios/queueing.toml");
+    let r = lab(
+        t.path(),
+        &[
+            "run",
+            q.to_str().unwrap(),
+            "--quick",
+            "--set",
+            "customers=5000000000",
+            "--out",
+            t.path().join("big").to_str().unwrap(),
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr.contains("customers") && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("h of one core"), "{}", r.stderr);
+    assert!(!t.path().join("big").exists(), "nothing is written");
+}
+
+#[test]
+fn a_problem_at_some_points_names_them() {
+    let t = tempdir();
+    let q = root().join("scenarios/queueing.toml");
+    let r = lab(
+        t.path(),
+        &[
+            "run",
+            q.to_str().unwrap(),
+            "--quick",
+            "--set",
+            "service.mean=2",
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("points `md1-rho0.5`, `md1-rho0.7`, `md1-rho0.9`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn huge_values_are_shown_in_scientific_notation() {
+    let e = bad(
+        &format!("{HEAD}[params]\nservice = {{ dist = \"exp\", mean = 1e308 }}\n"),
+        &[],
+    );
+    assert!(e.contains("1e308") && e.len() < 2000, "{e}");
+}

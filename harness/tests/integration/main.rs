@@ -11,4 +11,5 @@ mod errors;
 mod real;
 mod run;
 mod scenarios;
+mod soak;
 mod verdicts;

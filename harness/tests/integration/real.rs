@@ -6,7 +6,7 @@
 
 use crate::util::*;
 
-fn postgres_present() -> bool {
+pub(crate) fn postgres_present() -> bool {
     let r = lab(&root(), &["hw", "--json"]).expect_code(0);
     let hw: serde_json::Value = serde_json::from_str(&r.stdout).expect("hw --json");
     hw["kernels"]
@@ -16,7 +16,7 @@ fn postgres_present() -> bool {
         .any(|k| k["kernel"] == "pg_idempotency" && k["available"] == true)
 }
 
-fn required() -> bool {
+pub(crate) fn required() -> bool {
     std::env::var("CLAIMLAB_REQUIRE_REAL").is_ok_and(|v| v.split(',').any(|k| k == "postgres"))
 }
 

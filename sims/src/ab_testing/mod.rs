@@ -28,7 +28,7 @@ mod tools;
 pub use params::{AbTestingParams, Assignment, DesignName, OutcomeModel, TestedMetric};
 
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 use crate::tool::Tool;
 
 /// The registered room.
@@ -50,6 +50,15 @@ impl Room for AbTesting {
 
     fn tools() -> &'static [Tool] {
         tools::TOOLS
+    }
+
+    fn work(p: &AbTestingParams) -> Option<Work> {
+        // Each look of each experiment draws its batch of users (binomially) and tests.
+        Some(Work {
+            units: f64::from(p.experiments) * f64::from(p.looks.max(1)),
+            unit: "experiment looks",
+            per_second: 2e6,
+        })
     }
 
     fn run(params: &AbTestingParams, ctx: &RunContext) -> Result<Outcome, RunError> {

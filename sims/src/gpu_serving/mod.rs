@@ -56,7 +56,7 @@ pub use real::LlamaBatch;
 
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +80,17 @@ impl Room for GpuServing {
 
     fn complete_table(table: &toml::Table) -> Option<toml::Table> {
         Some(GpuServingParams::fill_class_defaults(table))
+    }
+
+    fn work(p: &GpuServingParams) -> Option<Work> {
+        // Requests at the peak rate over the simulated window, plus the probe's.
+        let seconds = (p.sim_minutes + p.warmup_minutes) * 60.0;
+        let peak_rps = p.monthly_requests / (30.0 * 86_400.0) * p.daily_peak_to_mean;
+        Some(Work {
+            units: peak_rps * seconds + f64::from(p.probe_requests),
+            unit: "requests",
+            per_second: 2e5,
+        })
     }
 
     fn run(params: &GpuServingParams, ctx: &RunContext) -> Result<Outcome, RunError> {

@@ -31,7 +31,7 @@ pub use real::PgIdempotency;
 
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +51,15 @@ impl Room for Idempotency {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&PgIdempotency]
+    }
+
+    fn work(p: &IdempotencyParams) -> Option<Work> {
+        Some(Work {
+            units: f64::from(p.payments_simulated)
+                + f64::from(p.burst_trials) * f64::from(p.burst_size),
+            unit: "payments",
+            per_second: 1e6,
+        })
     }
 
     fn run(params: &IdempotencyParams, ctx: &RunContext) -> Result<Outcome, RunError> {

@@ -33,7 +33,7 @@ pub use real::PgMigrations;
 
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +53,16 @@ impl Room for Migrations {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&PgMigrations]
+    }
+
+    fn work(p: &MigrationsParams) -> Option<Work> {
+        // Requests over the baseline, the slower of the two procedures' copies, and after.
+        let copy_s = p.rows / p.rewrite_rows_per_s.min(p.backfill_rows_per_s);
+        Some(Work {
+            units: p.rate_rps * (p.baseline_s + copy_s + p.after_s),
+            unit: "requests",
+            per_second: 1e6,
+        })
     }
 
     fn run(params: &MigrationsParams, ctx: &RunContext) -> Result<Outcome, RunError> {

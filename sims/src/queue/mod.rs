@@ -28,7 +28,7 @@ mod tests;
 pub use params::{ArrivalProcess, QueueParams, ServiceDist};
 
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +45,15 @@ impl Room for Queue {
 
     fn metrics() -> &'static [MetricDef] {
         metrics::METRICS
+    }
+
+    fn work(p: &QueueParams) -> Option<Work> {
+        // Measured: the queueing scenario, 146M customers in 22 s on two cores.
+        Some(Work {
+            units: (p.customers + p.warmup) as f64,
+            unit: "customers",
+            per_second: 3e6,
+        })
     }
 
     fn run(params: &QueueParams, ctx: &RunContext) -> Result<Outcome, RunError> {

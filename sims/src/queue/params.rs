@@ -5,7 +5,7 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::des::SimDuration;
-use crate::params::{ParamsError, require_non_negative, require_positive};
+use crate::params::{ParamsError, display_number, require_non_negative, require_positive};
 use crate::room::Validate;
 
 /// Parameters of the queueing station. Times are in seconds, rates per second.
@@ -290,6 +290,59 @@ impl Validate for QueueParams {
                 "at least 1 measured customer",
             ));
         }
+        self.validate_load_and_horizon()
+    }
+}
+
+impl QueueParams {
+    /// Arrivals per second the arrival process makes on average.
+    fn mean_arrival_rate(&self) -> f64 {
+        match self.arrival_process {
+            ArrivalProcess::Trace => {
+                let gaps = &self.arrival_trace;
+                gaps.len() as f64 / gaps.iter().sum::<f64>()
+            }
+            _ => self.arrival_rate,
+        }
+    }
+
+    /// A queue at load ≥ 1 without abandonment grows without bound: it has no steady state,
+    /// so its waits are an artefact of the run length. And the run must fit the clock.
+    fn validate_load_and_horizon(&self) -> Result<(), ParamsError> {
+        let rate = self.mean_arrival_rate();
+        let load = rate * self.service.mean() / f64::from(self.servers);
+        if self.timeout.is_none() && load >= 1.0 {
+            return Err(ParamsError::out_of_range(
+                "arrival_rate",
+                format!(
+                    "a load of {} (arrival rate {}/s × mean service {} s / {} server(s))",
+                    display_number(load),
+                    display_number(rate),
+                    display_number(self.service.mean()),
+                    self.servers
+                ),
+                "a load below 1: at load ≥ 1 the queue is overloaded, grows without bound and has no \
+                 steady state (set `timeout` to model customers who give up)",
+            ));
+        }
+        let horizon_s = (self.customers + self.warmup) as f64 / rate;
+        let mean_service = self.service.mean();
+        if !(horizon_s < MAX_SIM_SECONDS && mean_service < MAX_SIM_SECONDS / 1e3) {
+            return Err(ParamsError::out_of_range(
+                "customers",
+                format!(
+                    "{} customers at {}/s with a mean service of {} s",
+                    self.customers + self.warmup,
+                    display_number(rate),
+                    display_number(mean_service)
+                ),
+                "a run that fits the engine's clock: at most 1.8e10 simulated seconds \
+                 (u64 nanoseconds, about 584 years), with service times well inside it",
+            ));
+        }
         Ok(())
     }
 }
+
+/// The clock counts u64 nanoseconds: about 1.8e10 s.
+const MAX_SIM_SECONDS: f64 = u64::MAX as f64 / 1e9;

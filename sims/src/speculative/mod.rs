@@ -39,7 +39,7 @@ pub use real::LlamaSpeculative;
 use crate::params::ParamsError;
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +71,14 @@ impl Room for Speculative {
         p.target_model_mb = Some(c.target_model_mb);
         p.draft_model_mb = Some(c.draft_model_mb);
         Ok(())
+    }
+
+    fn work(p: &SpeculativeParams) -> Option<Work> {
+        Some(Work {
+            units: p.tokens as f64,
+            unit: "tokens",
+            per_second: 1e7,
+        })
     }
 
     fn run(params: &SpeculativeParams, ctx: &RunContext) -> Result<Outcome, RunError> {

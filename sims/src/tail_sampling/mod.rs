@@ -27,6 +27,7 @@ mod model;
 mod params;
 mod policy;
 mod routes;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod tools;
@@ -37,7 +38,7 @@ pub use policy::{InvertMode, Semantics};
 
 use crate::params::ParamsError;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 use crate::tool::Tool;
 
 /// A collector config's policies as a decision function, for benchmarks and embedding (the
@@ -100,6 +101,15 @@ impl Room for TailSampling {
 
     fn prepare(p: &mut TailSamplingParams) -> Result<(), ParamsError> {
         p.load()
+    }
+
+    fn work(p: &TailSamplingParams) -> Option<Work> {
+        // Measured: a day at 10k RPM (14.4M traces) in about 10 s on one core.
+        Some(Work {
+            units: p.rpm * 60.0 * p.sim_hours,
+            unit: "traces",
+            per_second: 1.4e6,
+        })
     }
 
     fn run(p: &TailSamplingParams, ctx: &RunContext) -> Result<Outcome, RunError> {

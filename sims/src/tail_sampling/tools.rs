@@ -5,7 +5,8 @@ use std::io::Write;
 
 use super::config;
 use super::params::{parse_version, semantics};
-use super::policy::{Decision, InvertMode, decide};
+use super::policy::{Decision, Final, InvertMode, Policy, Semantics, decide};
+use super::stream::{Added, TraceLines, Window, arrival_ns};
 use super::trace::Trace;
 use crate::tool::{ArgValue, Choice, Tool, ToolArg, ToolArgs, ToolCommand, ToolError};
 
@@ -85,38 +86,88 @@ fn run_decide(args: &ToolArgs, out: &mut dyn Write) -> Result<(), ToolError> {
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| bad(format!("{}: cannot read: {e}", config_path.display())))?;
     let cfg = config::parse(&text).map_err(|e| bad(format!("{}: {e}", config_path.display())))?;
-    let lines = std::fs::read_to_string(&traces)
-        .map_err(|e| bad(format!("{}: cannot read: {e}", traces.display())))?;
-    // Parse everything first: a bad line must not leave half an answer on stdout.
-    let mut parsed = Vec::new();
-    for (i, line) in lines.lines().enumerate() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
+    let open = || {
+        std::fs::File::open(&traces)
+            .map(std::io::BufReader::new)
+            .map_err(|e| bad(format!("{}: cannot read: {e}", traces.display())))
+    };
+    let line_error = |(n, e): (usize, String)| bad(format!("{}:{n}: {e}", traces.display()));
+    // A regular file is checked whole first, so a bad line never leaves half an answer on
+    // stdout; a pipe can be read once only, and its answer stops at the bad line.
+    let regular = std::fs::metadata(&traces).is_ok_and(|m| m.is_file());
+    if regular {
+        let mut lines = TraceLines::new(open()?);
+        let mut any = false;
+        while lines.next_line().map_err(line_error)?.is_some() {
+            any = true;
         }
-        let t = Trace::from_json_line(line)
-            .map_err(|e| bad(format!("{}:{}: {e}", traces.display(), i + 1)))?;
-        parsed.push(t);
+        if !any {
+            return Err(bad(format!(
+                "{}: no traces (the file is empty or holds only blank and # lines)",
+                traces.display()
+            )));
+        }
     }
-    let mut text = String::new();
-    for t in &parsed {
-        let f = decide(&cfg.policies, t, &sem, cfg.sample_on_first_match);
-        let per: Vec<serde_json::Value> = cfg
-            .policies
-            .iter()
-            .map(|p| serde_json::json!({"name": p.name, "decision": name(p.evaluate(t, &sem))}))
-            .collect();
-        let hex: String = t.id.iter().map(|b| format!("{b:02x}")).collect();
-        let line = serde_json::json!({
-            "trace_id_hex": hex,
-            "decision": if f.sampled { "sampled" } else { "not_sampled" },
-            "final": f.decision,
-            "policy": f.policy,
-            "invert_mode": match sem.invert { InvertMode::Legacy => "legacy", InvertMode::Plain => "plain" },
-            "policies": per,
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
+    let mut lines = TraceLines::new(open()?);
+    let mut window = Window::new(&cfg);
+    let (mut traces_in, mut late) = (0u64, 0u64);
+    let decide_one = |t: Trace, out: &mut dyn Write, window: &mut Window| {
+        let f = decide(&cfg.policies, &t, &sem, cfg.sample_on_first_match);
+        window.decided(u128::from_be_bytes(t.id), f.sampled);
+        write_decision(&cfg.policies, &t, &f, &sem, out)
+    };
+    while let Some(trace) = lines.next_line().map_err(line_error)? {
+        traces_in += 1;
+        for t in window.due(arrival_ns(&trace)) {
+            decide_one(t, out, &mut window)?;
+        }
+        if let Added::Late = window.add(trace) {
+            late += 1;
+        }
     }
-    out.write_all(text.as_bytes())?;
+    if traces_in == 0 {
+        return Err(bad(format!("{}: no traces", traces.display())));
+    }
+    for t in window.drain() {
+        decide_one(t, out, &mut window)?;
+    }
+    if late > 0 {
+        eprintln!(
+            "note: {late} line(s) arrived after their trace's decision and followed it, as the \
+             processor's late spans do (no new line is written for them)"
+        );
+    }
+    if window.evicted_undecided > 0 {
+        eprintln!(
+            "note: {} trace(s) were evicted undecided (more than num_traces = {} waited at \
+             once) and are lost, as in the processor: no line is written for them",
+            window.evicted_undecided, cfg.num_traces
+        );
+    }
+    Ok(())
+}
+
+/// One JSON line: the trace's final decision and every policy's own.
+fn write_decision(
+    policies: &[Policy],
+    t: &Trace,
+    f: &Final,
+    sem: &Semantics,
+    out: &mut dyn Write,
+) -> Result<(), ToolError> {
+    let per: Vec<serde_json::Value> = policies
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "decision": name(p.evaluate(t, sem))}))
+        .collect();
+    let hex: String = t.id.iter().map(|b| format!("{b:02x}")).collect();
+    let line = serde_json::json!({
+        "trace_id_hex": hex,
+        "decision": if f.sampled { "sampled" } else { "not_sampled" },
+        "final": f.decision,
+        "policy": f.policy,
+        "invert_mode": match sem.invert { InvertMode::Legacy => "legacy", InvertMode::Plain => "plain" },
+        "policies": per,
+    });
+    writeln!(out, "{line}")?;
     Ok(())
 }
