@@ -79,7 +79,7 @@ impl ActionsCache {
 
     /// The eviction check at hour `h`.
     pub(super) fn evict(&mut self, h: f64, cap_mb: f64, idle_days: f64) {
-        let idle_before = stamp(h - idle_days * 24.0).max(0);
+        let idle_before = stamp((h - idle_days * 24.0).max(0.0));
         while self
             .lru
             .iter()

@@ -21,8 +21,9 @@
 //! `COPY --from` of it misses; each image has its own Dockerfile keys (nothing shared between
 //! images); the base image is pulled from its own registry whenever a step must run on it; the
 //! cold phase times are the article's; a pull-request build reads the default branch's cache and
-//! writes to its own scope (Actions cache) or over the image's ref (registry); the registry keeps
-//! every layer (no garbage collection). The keys follow `dockerfile.rs`; the real kernel
+//! writes to its own scope (Actions cache) or, when `pr_registry_export`, over the image's ref
+//! (registry); a pull request's content never reaches the default branch (merges are not
+//! modelled); the registry keeps every layer (no garbage collection). The keys follow `dockerfile.rs`; the real kernel
 //! (`layer_tar`) computes them for real on a source tree and checks the cascade.
 
 pub mod dockerfile;

@@ -345,11 +345,14 @@ impl<'a> World<'a> {
         // The image: new layers are compressed and pushed; the rest is fixed work.
         let (all_mb, new_mb) = df.image.iter().fold((0.0, 0.0), |(a, b), &i| {
             let mb = self.layer_mb(df.steps[i].layer);
-            (a + mb, b + if s.status[i] == Status::Ran { mb } else { 0.0 })
+            (
+                a + mb,
+                b + if s.status[i] == Status::Ran { mb } else { 0.0 },
+            )
         });
         let share = if all_mb > 0.0 { new_mb / all_mb } else { 0.0 };
-        s.cost.phase[phase_index(Phase::Assembly)] += p.assembly_s
-            * (p.assembly_fixed_fraction + (1.0 - p.assembly_fixed_fraction) * share);
+        s.cost.phase[phase_index(Phase::Assembly)] +=
+            p.assembly_s * (p.assembly_fixed_fraction + (1.0 - p.assembly_fixed_fraction) * share);
 
         // --cache-to: the records of this build (min: the image's steps only).
         let mut effects = Effects {
@@ -375,7 +378,11 @@ impl<'a> World<'a> {
                 effects.mount_used |= matches!(df.steps[i].op, Op::Run { cache_mount: true });
             }
         }
-        let exports = p.backend != Backend::None && (scope == 0 || p.pr_export);
+        let exports = match p.backend {
+            Backend::None => false,
+            Backend::Gha => true,
+            Backend::Registry | Backend::Local => scope == 0 || p.pr_registry_export,
+        };
         if exports {
             let (pack, _, ratio) = p.codec();
             let old = s.remote_index().cloned().unwrap_or_default();
@@ -450,7 +457,11 @@ impl<'a> World<'a> {
             }
         }
         if let Some(r) = e.records {
-            let scope = if p.backend == Backend::Gha { e.scope } else { 0 };
+            let scope = if p.backend == Backend::Gha {
+                e.scope
+            } else {
+                0
+            };
             self.index.insert((e.image, scope), r);
         }
         cost

@@ -144,9 +144,10 @@ pub struct LayerCacheParams {
     pub builds_per_day: f64,
     /// Share of builds that run for a pull request. Default 0.5 (assumed).
     pub pr_build_fraction: f64,
-    /// Pull-request builds export their cache too (the usual workflow runs `cache-to` on every
-    /// event). Default true.
-    pub pr_export: bool,
+    /// Pull-request builds export to the image's registry ref too, replacing the default
+    /// branch's records (last writer wins). Default false (assumed: cache pushed from the default
+    /// branch only). With the Actions cache a pull request always writes to its own scope.
+    pub pr_registry_export: bool,
     /// The Actions cache's size cap per repository, GB. Default 10 (GitHub's default).
     pub gha_cap_gb: f64,
     /// Actions cache entries not accessed for this long are removed, days. Default 7.
@@ -197,7 +198,7 @@ impl Default for LayerCacheParams {
             images: 1,
             builds_per_day: 10.0,
             pr_build_fraction: 0.5,
-            pr_export: true,
+            pr_registry_export: false,
             gha_cap_gb: 10.0,
             gha_idle_days: 7.0,
             gha_eviction_interval_h: 1.0,
@@ -251,7 +252,10 @@ impl Validate for LayerCacheParams {
         ] {
             require_positive(name, v)?;
         }
-        for (name, v) in [("gzip_ratio", self.gzip_ratio), ("zstd_ratio", self.zstd_ratio)] {
+        for (name, v) in [
+            ("gzip_ratio", self.gzip_ratio),
+            ("zstd_ratio", self.zstd_ratio),
+        ] {
             if !(1.0..=100.0).contains(&v) {
                 return Err(ParamsError::out_of_range(name, v, "a ratio from 1 to 100"));
             }
@@ -283,7 +287,11 @@ impl Validate for LayerCacheParams {
             ));
         }
         if !(0.5..=365.0).contains(&self.days) {
-            return Err(ParamsError::out_of_range("days", self.days, "0.5 to 365 days"));
+            return Err(ParamsError::out_of_range(
+                "days",
+                self.days,
+                "0.5 to 365 days",
+            ));
         }
         if self.images as f64 * self.builds_per_day * self.days > 2_000_000.0 {
             return Err(ParamsError::out_of_range(

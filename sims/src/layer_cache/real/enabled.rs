@@ -45,7 +45,13 @@ const BASE: [&str; 2] = [
 
 /// The real keys of the article's multi-stage Dockerfile over `tree`, with the instruction
 /// `texts` (the Dockerfile file in the context is written from them).
-fn real_keys(df: &Dockerfile, tree: &Tree, base: &str, texts: &[String], ignore_docs: bool) -> Vec<[u8; 32]> {
+fn real_keys(
+    df: &Dockerfile,
+    tree: &Tree,
+    base: &str,
+    texts: &[String],
+    ignore_docs: bool,
+) -> Vec<[u8; 32]> {
     let mut tree = tree.clone();
     tree.write("Dockerfile", texts.join("\n").into_bytes());
     let mut keys: Vec<[u8; 32]> = Vec::with_capacity(df.steps.len());
@@ -58,8 +64,12 @@ fn real_keys(df: &Dockerfile, tree: &Tree, base: &str, texts: &[String], ignore_
         match &s.op {
             Op::From => h.update(base.as_bytes()),
             Op::Meta | Op::Run { .. } => {}
-            Op::CopyContext { all: true, .. } => h.update(content_checksum(&tree.context(ignore_docs))),
-            Op::CopyContext { all: false, .. } => h.update(content_checksum(&tree.manifest_files())),
+            Op::CopyContext { all: true, .. } => {
+                h.update(content_checksum(&tree.context(ignore_docs)))
+            }
+            Op::CopyContext { all: false, .. } => {
+                h.update(content_checksum(&tree.manifest_files()))
+            }
             // The copied files are the source step's output; the build does not run here, so
             // its key stands for them (a rebuilt step is taken to write different bytes).
             Op::CopyFrom { source } => h.update(keys[*source]),
@@ -88,7 +98,11 @@ fn real_cascades(tree: &Tree) -> Vec<(&'static str, Vec<usize>)> {
         f(&mut t);
         t
     };
-    let comment = if tree.source_file.ends_with(".rs") { "// one-line edit" } else { "// one-line edit;" };
+    let comment = if tree.source_file.ends_with(".rs") {
+        "// one-line edit"
+    } else {
+        "// one-line edit;"
+    };
     let src = edited(&|t| t.append_line(&tree.source_file.clone(), comment));
     let lock = edited(&|t| t.append_line(&tree.lockfile.clone(), "# one-line edit"));
     let doc = edited(&|t| t.append_line(&tree.doc_file.clone(), "One more line."));
@@ -96,13 +110,37 @@ fn real_cascades(tree: &Tree) -> Vec<(&'static str, Vec<usize>)> {
     let mut texts2 = texts.clone();
     texts2[build] = format!("{} -- --production", texts[build]);
     vec![
-        ("source", changed(&before, &real_keys(&df, &src, BASE[0], &texts, false))),
-        ("deps", changed(&before, &real_keys(&df, &lock, BASE[0], &texts, false))),
-        ("base", changed(&before, &real_keys(&df, tree, BASE[1], &texts, false))),
-        ("dockerfile", changed(&before, &real_keys(&df, tree, BASE[0], &texts2, false))),
-        ("docs", changed(&before, &real_keys(&df, &doc, BASE[0], &texts, false))),
-        ("docs_ignored", changed(&before_ignored, &real_keys(&df, &doc, BASE[0], &texts, true))),
-        ("mtime", changed(&before, &real_keys(&df, &touched, BASE[0], &texts, false))),
+        (
+            "source",
+            changed(&before, &real_keys(&df, &src, BASE[0], &texts, false)),
+        ),
+        (
+            "deps",
+            changed(&before, &real_keys(&df, &lock, BASE[0], &texts, false)),
+        ),
+        (
+            "base",
+            changed(&before, &real_keys(&df, tree, BASE[1], &texts, false)),
+        ),
+        (
+            "dockerfile",
+            changed(&before, &real_keys(&df, tree, BASE[0], &texts2, false)),
+        ),
+        (
+            "docs",
+            changed(&before, &real_keys(&df, &doc, BASE[0], &texts, false)),
+        ),
+        (
+            "docs_ignored",
+            changed(
+                &before_ignored,
+                &real_keys(&df, &doc, BASE[0], &texts, true),
+            ),
+        ),
+        (
+            "mtime",
+            changed(&before, &real_keys(&df, &touched, BASE[0], &texts, false)),
+        ),
     ]
 }
 
@@ -123,11 +161,18 @@ fn cascade_report(tree: &Tree, r: &mut KernelReport, first: bool) {
     let model = predicted_cascades();
     for (name, steps) in &real {
         if *name == "mtime" {
-            let prev = r.metrics.get("cascade_mtime_steps").map_or(0.0, |m| m.value);
+            let prev = r
+                .metrics
+                .get("cascade_mtime_steps")
+                .map_or(0.0, |m| m.value);
             r.set_exact("cascade_mtime_steps", prev.max(steps.len() as f64), "steps");
             continue;
         }
-        let predicted = model.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone()).unwrap_or_default();
+        let predicted = model
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
         let mismatches = steps.iter().filter(|s| !predicted.contains(s)).count()
             + predicted.iter().filter(|s| !steps.contains(s)).count();
         let key = format!("cascade_{name}_mismatches");
@@ -157,28 +202,54 @@ fn rates(r: &mut KernelReport, prefix: &str, t: &LayerTimes) {
     ] {
         r.set(format!("{prefix}{name}"), mb / s.max(1e-9), "MB/s");
     }
-    r.set(format!("{prefix}gzip_ratio"), t.bytes / t.gzip_bytes.max(1.0), "ratio");
-    r.set(format!("{prefix}zstd_ratio"), t.bytes / t.zstd_bytes.max(1.0), "ratio");
+    r.set(
+        format!("{prefix}gzip_ratio"),
+        t.bytes / t.gzip_bytes.max(1.0),
+        "ratio",
+    );
+    r.set(
+        format!("{prefix}zstd_ratio"),
+        t.bytes / t.zstd_bytes.max(1.0),
+        "ratio",
+    );
 }
 
 /// One trial: every layer of both trees, timed.
 fn trial(p: &RealParams, repo: &Tree, generated: &Tree) -> Result<KernelReport, String> {
     let mut r = KernelReport::default();
     let mut all = LayerTimes::default();
-    for files in [generated.manifest_files(), generated.context(false), generated.deps_files()] {
+    for files in [
+        generated.manifest_files(),
+        generated.context(false),
+        generated.deps_files(),
+    ] {
         all.add(&measure(&files, p.gzip_level, p.zstd_level)?);
     }
     rates(&mut r, "", &all);
     let ctx = measure(&repo.context(false), p.gzip_level, p.zstd_level)?;
     rates(&mut r, "repo_", &ctx);
     r.set("repo_context_mb", ctx.bytes / 1e6, "MB");
-    r.set("repo_context_cpu_s", ctx.tar_s + ctx.checksum_s + ctx.gzip_s, "s");
+    r.set(
+        "repo_context_cpu_s",
+        ctx.tar_s + ctx.checksum_s + ctx.gzip_s,
+        "s",
+    );
     r.set("generated_mb", all.bytes / 1e6, "MB");
-    for name in ["tar_mb_per_s", "checksum_mb_per_s", "gzip_mb_per_s", "gunzip_mb_per_s", "gzip_ratio", "zstd_mb_per_s", "unzstd_mb_per_s", "zstd_ratio"] {
+    for name in [
+        "tar_mb_per_s",
+        "checksum_mb_per_s",
+        "gzip_mb_per_s",
+        "gunzip_mb_per_s",
+        "gzip_ratio",
+        "zstd_mb_per_s",
+        "unzstd_mb_per_s",
+        "zstd_ratio",
+    ] {
         let v = r.metrics[name].value;
         r.calibration.insert(name.into(), toml::Value::Float(v));
     }
-    r.calibration.insert("context_mb".into(), toml::Value::Float(ctx.bytes / 1e6));
+    r.calibration
+        .insert("context_mb".into(), toml::Value::Float(ctx.bytes / 1e6));
     Ok(r)
 }
 
@@ -194,9 +265,17 @@ fn facts(tree: &Tree, r: &mut KernelReport) -> Result<(), String> {
     touched.touch(&tree.source_file);
     let t2 = touched.context(false);
     let naive = sha256(&tar(&files, true)?) != sha256(&tar(&t2, true)?);
-    r.set_exact("mtime_changes_naive_tar_digest", f64::from(u8::from(naive)), "bool");
+    r.set_exact(
+        "mtime_changes_naive_tar_digest",
+        f64::from(u8::from(naive)),
+        "bool",
+    );
     let checksum = content_checksum(&files) != content_checksum(&t2);
-    r.set_exact("mtime_changes_copy_checksum", f64::from(u8::from(checksum)), "bool");
+    r.set_exact(
+        "mtime_changes_copy_checksum",
+        f64::from(u8::from(checksum)),
+        "bool",
+    );
     Ok(())
 }
 
@@ -212,19 +291,54 @@ fn measure_all(p: &RealParams, ctx: &KernelContext) -> Result<KernelReport, Stri
     (ctx.progress)(&format!("reading {}", root.display()));
     let repo = read_repository(&root)?;
     (ctx.progress)(&format!("generating a {} MB tree", p.generated_mb));
-    let generated = generate(p.generated_mb, p.context_fraction, p.binary_fraction, ctx.seed);
+    let generated = generate(
+        p.generated_mb,
+        p.context_fraction,
+        p.binary_fraction,
+        ctx.seed,
+    );
     let mut r = KernelReport::default();
-    r.environment.insert("repository".into(), format!("{} ({} files, {:.1} MB in the context)", root.display(), repo.files.len(), Tree::mb(&repo.context(false))));
-    r.environment.insert("generated".into(), format!("{} files, {:.1} MB ({:.0}% node_modules, {:.0}% of its bytes incompressible)", generated.files.len(), Tree::mb(&generated.files.iter().collect::<Vec<_>>()), (1.0 - p.context_fraction) * 100.0, p.binary_fraction * 100.0));
-    r.environment.insert("codecs".into(), format!("gzip level {} (flate2, miniz_oxide), zstd level {} (libzstd {})", p.gzip_level, p.zstd_level, zstd::zstd_safe::version_string()));
+    r.environment.insert(
+        "repository".into(),
+        format!(
+            "{} ({} files, {:.1} MB in the context)",
+            root.display(),
+            repo.files.len(),
+            Tree::mb(&repo.context(false))
+        ),
+    );
+    r.environment.insert(
+        "generated".into(),
+        format!(
+            "{} files, {:.1} MB ({:.0}% node_modules, {:.0}% of its bytes incompressible)",
+            generated.files.len(),
+            Tree::mb(&generated.files.iter().collect::<Vec<_>>()),
+            (1.0 - p.context_fraction) * 100.0,
+            p.binary_fraction * 100.0
+        ),
+    );
+    r.environment.insert(
+        "codecs".into(),
+        format!(
+            "gzip level {} (flate2, miniz_oxide), zstd level {} (libzstd {})",
+            p.gzip_level,
+            p.zstd_level,
+            zstd::zstd_safe::version_string()
+        ),
+    );
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    r.environment.insert("cpus".into(), format!("{cpus} (one thread used)"));
+    r.environment
+        .insert("cpus".into(), format!("{cpus} (one thread used)"));
     cascade_report(&repo, &mut r, true);
     cascade_report(&generated, &mut r, false);
     facts(&repo, &mut r)?;
     let mut trials = Vec::new();
     for t in 0..p.trials {
-        (ctx.progress)(&format!("trial {}/{}: tar, checksum, gzip, zstd", t + 1, p.trials));
+        (ctx.progress)(&format!(
+            "trial {}/{}: tar, checksum, gzip, zstd",
+            t + 1,
+            p.trials
+        ));
         trials.push(trial(p, &repo, &generated)?);
     }
     r.absorb_trials(trials, |_| (0.0, f64::INFINITY));

@@ -98,7 +98,11 @@ fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
 
 /// Tars, checksums, digests, compresses and decompresses one layer's files, checking that both
 /// codecs give the tar back byte for byte.
-pub(super) fn measure(files: &[&File], gzip_level: u32, zstd_level: i32) -> Result<LayerTimes, String> {
+pub(super) fn measure(
+    files: &[&File],
+    gzip_level: u32,
+    zstd_level: i32,
+) -> Result<LayerTimes, String> {
     let (tarred, tar_s) = timed(|| tar(files, false))?;
     let (_, checksum_s) = timed(|| Ok(content_checksum(files)))?;
     let (_, digest_s) = timed(|| Ok(sha256(&tarred)))?;
@@ -117,10 +121,10 @@ pub(super) fn measure(files: &[&File], gzip_level: u32, zstd_level: i32) -> Resu
     if back != tarred {
         return Err("gzip round trip changed the layer".into());
     }
-    let (zs, zstd_s) = timed(|| zstd::bulk::compress(&tarred, zstd_level).map_err(|e| e.to_string()))?;
-    let (back, unzstd_s) = timed(|| {
-        zstd::bulk::decompress(&zs, tarred.len()).map_err(|e| e.to_string())
-    })?;
+    let (zs, zstd_s) =
+        timed(|| zstd::bulk::compress(&tarred, zstd_level).map_err(|e| e.to_string()))?;
+    let (back, unzstd_s) =
+        timed(|| zstd::bulk::decompress(&zs, tarred.len()).map_err(|e| e.to_string()))?;
     if back != tarred {
         return Err("zstd round trip changed the layer".into());
     }

@@ -83,10 +83,18 @@ impl RealParams {
             ));
         }
         if !(1..=9).contains(&p.gzip_level) {
-            return Err(ParamsError::out_of_range("gzip_level", p.gzip_level, "1 to 9"));
+            return Err(ParamsError::out_of_range(
+                "gzip_level",
+                p.gzip_level,
+                "1 to 9",
+            ));
         }
         if !(1..=19).contains(&p.zstd_level) {
-            return Err(ParamsError::out_of_range("zstd_level", p.zstd_level, "1 to 19"));
+            return Err(ParamsError::out_of_range(
+                "zstd_level",
+                p.zstd_level,
+                "1 to 19",
+            ));
         }
         params::require_count("trials", p.trials, 1..=50, "trials")?;
         Ok(p)

@@ -98,13 +98,21 @@ pub(super) fn read_repository(root: &Path) -> Result<Tree, String> {
         want.iter()
             .find(|p| has(p))
             .map(|p| p.to_string())
-            .or_else(|| files.iter().find(|f| f.path.ends_with(ext)).map(|f| f.path.clone()))
+            .or_else(|| {
+                files
+                    .iter()
+                    .find(|f| f.path.ends_with(ext))
+                    .map(|f| f.path.clone())
+            })
     };
     let manifests: Vec<String> = files
         .iter()
         .filter(|f| {
             let n = f.path.rsplit('/').next().unwrap_or_default();
-            matches!(n, "Cargo.toml" | "Cargo.lock" | "package.json" | "package-lock.json")
+            matches!(
+                n,
+                "Cargo.toml" | "Cargo.lock" | "package.json" | "package-lock.json"
+            )
         })
         .map(|f| f.path.clone())
         .collect();
@@ -131,10 +139,46 @@ pub(super) fn read_repository(root: &Path) -> Result<Tree, String> {
 
 /// Words source and docs are made of: text compresses like text.
 const WORDS: &[&str] = &[
-    "const", "function", "return", "import", "export", "from", "await", "async", "this", "value",
-    "module", "require", "props", "state", "render", "=>", "{", "}", "(", ");", "if", "else",
-    "let", "new", "Error", "options", "config", "index", "length", "push", "map", "filter",
-    "true", "false", "null", "undefined", "string", "number", "type", "interface",
+    "const",
+    "function",
+    "return",
+    "import",
+    "export",
+    "from",
+    "await",
+    "async",
+    "this",
+    "value",
+    "module",
+    "require",
+    "props",
+    "state",
+    "render",
+    "=>",
+    "{",
+    "}",
+    "(",
+    ");",
+    "if",
+    "else",
+    "let",
+    "new",
+    "Error",
+    "options",
+    "config",
+    "index",
+    "length",
+    "push",
+    "map",
+    "filter",
+    "true",
+    "false",
+    "null",
+    "undefined",
+    "string",
+    "number",
+    "type",
+    "interface",
 ];
 
 fn text(rng: &mut Stream, bytes: usize) -> Vec<u8> {
@@ -187,7 +231,10 @@ pub(super) fn generate(mb: f64, context_fraction: f64, binary_fraction: f64, see
         "package.json".into(),
         br#"{"name":"app","version":"1.0.0","scripts":{"build":"tsc -p ."}}"#.to_vec(),
     );
-    add("package-lock.json".into(), text(&mut rng, 200_000.min(total / 50)));
+    add(
+        "package-lock.json".into(),
+        text(&mut rng, 200_000.min(total / 50)),
+    );
     add("README.md".into(), text(&mut rng, 8_000));
     add("docs/guide.md".into(), text(&mut rng, 20_000));
     let mut used = 228_000.min(total);
@@ -207,7 +254,10 @@ pub(super) fn generate(mb: f64, context_fraction: f64, binary_fraction: f64, see
         } else {
             text(&mut rng, size)
         };
-        add(format!("node_modules/pkg{:04}/lib/file{i:06}.js", pkg % 997), data);
+        add(
+            format!("node_modules/pkg{:04}/lib/file{i:06}.js", pkg % 997),
+            data,
+        );
         used += size;
         i += 1;
         pkg += 1;
@@ -231,7 +281,12 @@ impl Tree {
     pub(super) fn context(&self, ignore_docs: bool) -> Vec<&File> {
         self.files
             .iter()
-            .filter(|f| !self.ignored_dirs.iter().any(|d| f.path.starts_with(d.as_str())))
+            .filter(|f| {
+                !self
+                    .ignored_dirs
+                    .iter()
+                    .any(|d| f.path.starts_with(d.as_str()))
+            })
             .filter(|f| !(ignore_docs && f.path.ends_with(".md")))
             .collect()
     }
