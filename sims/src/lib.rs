@@ -13,6 +13,7 @@ pub mod ab_testing;
 pub mod des;
 pub mod gpu_serving;
 pub mod idempotency;
+pub mod layer_cache;
 pub mod migrations;
 pub mod params;
 pub mod queue;

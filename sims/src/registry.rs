@@ -4,6 +4,7 @@
 use crate::ab_testing::AbTesting;
 use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
+use crate::layer_cache::LayerCache;
 use crate::migrations::Migrations;
 use crate::queue::Queue;
 use crate::real::Kernel;
@@ -18,6 +19,7 @@ pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<AbTesting>::NEW,
     &Registered::<GpuServing>::NEW,
     &Registered::<Idempotency>::NEW,
+    &Registered::<LayerCache>::NEW,
     &Registered::<Migrations>::NEW,
     &Registered::<Queue>::NEW,
     &Registered::<Speculative>::NEW,

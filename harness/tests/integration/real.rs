@@ -334,3 +334,72 @@ fn llama_kernels_measure_and_calibrate_or_say_how_to_build() {
         }
     }
 }
+
+/// The layer kernel needs nothing but the source tree it runs in, so it must run wherever the
+/// tests do; its real cache keys must change exactly where the model's cascade says.
+#[test]
+fn layer_kernel_runs_and_its_cascade_matches_the_model() {
+    let t = tempdir();
+    let out = t.path().join("out");
+    let scenario = root().join("scenarios/layer-cache.toml");
+    lab(
+        &root(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--quick",
+            "--real",
+            "require",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("layer-cache"));
+    let real = &s["real"][0];
+    assert_eq!(real["kernel"], "layer_tar");
+    assert_eq!(real["status"], "ok", "{real}");
+    let m = &real["metrics"];
+    for class in [
+        "source",
+        "deps",
+        "base",
+        "dockerfile",
+        "docs",
+        "docs_ignored",
+    ] {
+        let k = format!("cascade_{class}_mismatches");
+        assert_eq!(m[&k].as_f64(), Some(0.0), "{k}: {real}");
+    }
+    // The edits really change keys (a cascade that never changes would match nothing).
+    assert!(m["cascade_source_steps"].as_f64().unwrap() >= 3.0, "{real}");
+    assert_eq!(
+        m["cascade_docs_ignored_steps"].as_f64(),
+        Some(0.0),
+        "{real}"
+    );
+    assert_eq!(m["cascade_mtime_steps"].as_f64(), Some(0.0), "{real}");
+    assert_eq!(m["tar_deterministic"].as_f64(), Some(1.0), "{real}");
+    // Timed work, repeated: rates with intervals.
+    assert!(real["n"]["gzip_mb_per_s"].as_u64().unwrap() >= 3, "{real}");
+    assert!(m["gzip_ratio"].as_f64().unwrap() > 1.0, "{real}");
+    let verdict = |id: &str| {
+        s["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .map(|v| v["verdict"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no verdict {id}"))
+    };
+    for id in [
+        "real-cascade-source",
+        "real-cascade-deps",
+        "real-cascade-base",
+        "real-cascade-dockerfile",
+        "real-cascade-docs",
+        "real-cascade-docs-ignored",
+    ] {
+        assert_eq!(verdict(id), "holds", "{id}");
+    }
+}
