@@ -65,6 +65,7 @@ pub(crate) struct Graph {
     /// Module names.
     pub(crate) names: Vec<String>,
     /// Direct dependencies per module.
+    #[cfg_attr(not(test), allow(dead_code))] // the graph's shape, checked by the tests
     pub(crate) deps: Vec<Vec<usize>>,
     /// Transitive dependencies per module, sorted.
     pub(crate) trans: Vec<Vec<usize>>,
@@ -73,6 +74,7 @@ pub(crate) struct Graph {
     /// The module holding BuildConfig.
     pub(crate) buildconfig: usize,
     /// The app module (most transitive dependencies).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) app: usize,
     /// Tasks, each after the tasks it needs.
     pub(crate) tasks: Vec<Task>,

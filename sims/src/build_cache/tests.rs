@@ -120,7 +120,7 @@ fn a_stream_that_changes_nothing_hits_everything_and_a_toolchain_bump_nothing() 
     let fixed = "fixes_applied = 4\n";
     let docs = once(
         &format!(
-            "{SMALL}{fixed}mix_source = 0\nmix_dep_bump = 0\nmix_build_logic = 0\nmix_docs = 1\ndev_edit_prob = 0"
+            "{SMALL}{fixed}mix_source = 0\nmix_dep_bump = 0\nmix_build_logic = 0\ndev_edit_prob = 0"
         ),
         1,
     );
@@ -128,7 +128,7 @@ fn a_stream_that_changes_nothing_hits_everything_and_a_toolchain_bump_nothing() 
     assert_eq!(docs["hit_rate_local"], 1.0);
     let bumps = once(
         &format!(
-            "{SMALL}{fixed}mix_source = 0\nmix_dep_bump = 1\nmix_build_logic = 0\nmix_docs = 0\ntoolchain_bump_fraction = 1"
+            "{SMALL}{fixed}mix_source = 0\nmix_dep_bump = 1\nmix_build_logic = 0\ntoolchain_bump_fraction = 1"
         ),
         1,
     );
@@ -139,7 +139,7 @@ fn a_stream_that_changes_nothing_hits_everything_and_a_toolchain_bump_nothing() 
 #[test]
 fn nondeterminism_only_amplifies_other_misses() {
     // Nothing changes: a nondeterministic generator never re-executes, so nothing misses.
-    let docs = "mix_source = 0\nmix_dep_bump = 0\nmix_build_logic = 0\nmix_docs = 1\n";
+    let docs = "mix_source = 0\nmix_dep_bump = 0\nmix_build_logic = 0\n";
     let only_nd = "ide_flag_drift = false\nbuildconfig_timestamp = false\nabsolute_paths = false\nnondeterminism_prob = 1\ngenerated_fraction = 0.6\n";
     let m = once(&format!("{SMALL}{docs}{only_nd}"), 2);
     assert_eq!(m["hit_rate_ci"], 1.0);
