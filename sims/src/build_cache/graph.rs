@@ -187,6 +187,8 @@ pub(crate) fn read_edges(
 
 /// Generates a layered graph: module 0 is the hub, the last is the app, the rest attach to
 /// earlier modules with preferential attachment (heavy-tailed fan-in).
+// Modules are indices into several parallel vectors: indexing reads clearer than zips.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn generate_modules(p: &BuildCacheParams, rng: &mut Stream) -> Vec<Vec<usize>> {
     let n = p.modules as usize;
     let app = n - 1;

@@ -82,13 +82,15 @@ pub(super) const METRICS: &[MetricDef] = &[
         "fraction",
         "attribution: 1 - build_time_clean_s / build_time_clean_s_all_killers",
         Better::Higher,
-    ),
+    )
+    .bounded(f64::NEG_INFINITY, 1.0),
     MetricDef::new(
         "build_time_incremental_reduction_fraction",
         "fraction",
         "attribution: 1 - build_time_incremental_s / build_time_incremental_s_all_killers",
         Better::Higher,
-    ),
+    )
+    .bounded(f64::NEG_INFINITY, 1.0),
     share("hit_rate_ci_fix_alone_ide_flags", "attribution: hit_rate_ci with only the IDE-flag drift fixed"),
     share("hit_rate_ci_fix_alone_timestamp", "attribution: hit_rate_ci with only the BuildConfig timestamp fixed"),
     share("hit_rate_ci_fix_alone_codegen_order", "attribution: hit_rate_ci with only the generators made deterministic"),

@@ -125,7 +125,9 @@ fn a_stream_that_changes_nothing_hits_everything_and_a_toolchain_bump_nothing() 
         1,
     );
     assert_eq!(docs["hit_rate_ci"], 1.0);
-    assert_eq!(docs["hit_rate_local"], 1.0);
+    // Developers pulling unchanged main find every task up to date: nothing loaded or run.
+    assert_eq!(docs["hit_rate_local"], 0.0);
+    assert!(docs["build_time_local_s"] < docs["build_time_clean_s"]);
     let bumps = once(
         &format!(
             "{SMALL}{fixed}mix_source = 0\nmix_dep_bump = 1\nmix_build_logic = 0\ntoolchain_bump_fraction = 1"
@@ -225,6 +227,7 @@ fn disk_fingerprint(set_root: &Path, mode: PathMode) -> Vec<u8> {
 /// byte, at both paths; and a task's model key survives the move exactly when the disk
 /// fingerprint under that task's normalization does.
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn model_keys_agree_with_fingerprints_of_a_moved_checkout() {
     let tmp = Tmp(std::env::temp_dir().join(format!("claimlab-bc-move-{}", std::process::id())));
     let a = tmp.0.join("home/runner/work/app");
