@@ -10,7 +10,9 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod ab_testing;
+pub mod build_cache;
 pub mod des;
+pub mod fingerprint;
 pub mod gpu_serving;
 pub mod idempotency;
 pub mod layer_cache;

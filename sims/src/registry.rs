@@ -2,6 +2,7 @@
 //! kernels and tools in. Adding a room is one line here (see the README, "Adding a room").
 
 use crate::ab_testing::AbTesting;
+use crate::build_cache::BuildCache;
 use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
 use crate::layer_cache::LayerCache;
@@ -17,6 +18,7 @@ use crate::tool::{ArgValue, Tool};
 /// All registered simulations, sorted by name.
 pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<AbTesting>::NEW,
+    &Registered::<BuildCache>::NEW,
     &Registered::<GpuServing>::NEW,
     &Registered::<Idempotency>::NEW,
     &Registered::<LayerCache>::NEW,
