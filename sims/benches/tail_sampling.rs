@@ -7,13 +7,15 @@ use sims::simulation::RunContext;
 use sims::tail_sampling::{Decider, InvertMode, Semantics, TraceInput};
 
 const ARTICLE: &str = include_str!("../../datasets/otel/article-01.yaml");
+const COMPOSITE: &str = include_str!("../../datasets/otel/composite-budget.yaml");
 
 fn policies(c: &mut Criterion) {
     let sem = Semantics {
         invert: InvertMode::Legacy,
         latency_lower_inclusive: true,
+        ..Semantics::CURRENT
     };
-    let decider = Decider::from_yaml(ARTICLE, sem).expect("article config parses");
+    let mut decider = Decider::from_yaml(ARTICLE, sem).expect("article config parses");
     let paths = ["/api/orders", "/api/search", "/health", "/api/checkout"];
     let traces: Vec<TraceInput> = (0..1024u32)
         .map(|i| {
@@ -30,27 +32,39 @@ fn policies(c: &mut Criterion) {
     let mut g = c.benchmark_group("tail_sampling");
     g.throughput(Throughput::Elements(traces.len() as u64));
     g.bench_function("decide_article_policies_1024_traces", |b| {
-        b.iter(|| traces.iter().filter(|t| decider.sampled(t)).count())
+        b.iter(|| traces.iter().filter(|t| decider.sampled(t, 0)).count())
     });
     g.finish();
 }
 
 fn hour_at_10k(c: &mut Criterion) {
-    let params: toml::Table =
-        format!("config_yaml = '''{ARTICLE}'''\nsim_hours = 1.0\ncollector_version = \"0.143.0\"")
-            .parse()
-            .expect("params");
     let sim = registry::find("tail_sampling").expect("registered");
-    let prepared = sim.prepare(&params).expect("valid params");
     let mut g = c.benchmark_group("tail_sampling");
     g.sample_size(10);
     g.throughput(Throughput::Elements(600_000));
-    g.bench_function("collector_hour_10k_rpm", |b| {
-        b.iter(|| {
-            sim.run(&prepared, &RunContext::for_replication(1, 0))
-                .expect("runs")
-        })
-    });
+    // The article's config, and a composite budget (stateful: every trace updates it).
+    for (name, yaml, version, key) in [
+        ("collector_hour_10k_rpm", ARTICLE, "0.143.0", "http.target"),
+        (
+            "collector_hour_10k_rpm_composite",
+            COMPOSITE,
+            "0.150.0",
+            "url.path",
+        ),
+    ] {
+        let params: toml::Table = format!(
+            "config_yaml = '''{yaml}'''\nsim_hours = 1.0\ncollector_version = \"{version}\"\nattribute_key = \"{key}\""
+        )
+        .parse()
+        .expect("params");
+        let prepared = sim.prepare(&params).expect("valid params");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                sim.run(&prepared, &RunContext::for_replication(1, 0))
+                    .expect("runs")
+            })
+        });
+    }
     g.finish();
 }
 

@@ -250,6 +250,77 @@ fn tail_sampling_decide_rejects_bad_input() {
 }
 
 #[test]
+fn tail_sampling_decide_shares_rate_budgets_across_the_traces_of_a_call() {
+    let t = tempdir();
+    let cfg = write(
+        t.path(),
+        "c.yaml",
+        "policies:\n  - {name: limit, type: rate_limiting, rate_limiting: {spans_per_second: 5}}\n",
+    );
+    // Three 2-span traces decided in the same second, then one a second later.
+    let line = |id: u32, end_s: u64| {
+        format!(
+            "{{\"trace_id_hex\": \"{id:032x}\", \"spans\": [{{\"start_ns\": 0, \"end_ns\": {e}}}, {{\"start_ns\": 0, \"end_ns\": {e}}}]}}\n",
+            e = end_s * 1_000_000_000
+        )
+    };
+    let traces = write(
+        t.path(),
+        "t.jsonl",
+        &[line(1, 100), line(2, 100), line(3, 100), line(4, 101)].concat(),
+    );
+    let r = lab(
+        t.path(),
+        &[
+            "tail-sampling",
+            "decide",
+            "--config",
+            &cfg,
+            "--traces",
+            &traces,
+            "--collector-version",
+            "0.150.0",
+        ],
+    )
+    .expect_code(0);
+    let finals: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["final"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // 2 + 2 < 5 fit; a third would reach 6; the next second starts afresh.
+    assert_eq!(finals, ["sampled", "sampled", "not_sampled", "sampled"]);
+    // An OTTL condition outside the subset is refused with its path and column.
+    let bad = write(
+        t.path(),
+        "o.yaml",
+        "policies:\n  - {name: o, type: ottl_condition, ottl_condition: {span: ['duration > 5']}}\n",
+    );
+    let r = lab(
+        t.path(),
+        &[
+            "tail-sampling",
+            "decide",
+            "--config",
+            &bad,
+            "--traces",
+            &traces,
+        ],
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr.contains("policies[0].ottl_condition.span[0]") && r.stderr.contains("column 1"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn a_range_of_three_values_is_refused_where_two_are_expected() {
     let t = tempdir();
     let base = r#"

@@ -36,12 +36,13 @@ impl Lru {
             return false;
         }
         let k = Lru::key(id);
-        if self.stamp.contains_key(&k) {
-            self.touch(k);
-            true
-        } else {
-            false
-        }
+        let Some(stamp) = self.stamp.get_mut(&k) else {
+            return false;
+        };
+        self.clock += 1;
+        *stamp = self.clock;
+        self.order.push_back((k, self.clock));
+        true
     }
     pub(super) fn put(&mut self, id: u128) {
         if self.cap == 0 {

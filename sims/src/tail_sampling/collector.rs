@@ -6,8 +6,12 @@ use std::collections::VecDeque;
 use super::cache::Lru;
 use super::config::TailConfig;
 use super::counts::Counts;
+use super::evaluate::decide;
 use super::ids::{IdMap, Meta};
-use super::policy::{AttrValue, Semantics, StatusCode, TraceView, decide};
+use super::limits::PolicyState;
+use super::ottl::OttlPolicy;
+use super::policy::{AttrValue, Semantics, StatusCode, TraceView};
+use super::routes::Memo;
 
 /// A trace (or fragment) the collector holds.
 pub(super) struct Entry {
@@ -23,11 +27,11 @@ pub(super) struct Entry {
     first: bool,
 }
 
-/// What policies see of a held trace: attributes come from precomputed route tables.
+/// What policies see of a held trace: content comes from precomputed route tables.
 pub(super) struct View<'a> {
     e: &'a Entry,
-    /// memo[leaf][route] for traces whose root (the span carrying the path) has arrived.
-    memo: &'a [Vec<bool>],
+    memo: &'a Memo,
+    bytes_per_span: f64,
 }
 
 impl TraceView for View<'_> {
@@ -39,6 +43,7 @@ impl TraceView for View<'_> {
         self.e.root
             && self
                 .memo
+                .attr
                 .get(leaf)
                 .is_some_and(|r| r[self.e.meta.route as usize])
     }
@@ -50,12 +55,36 @@ impl TraceView for View<'_> {
     fn for_each_span(&self, f: &mut dyn FnMut(u64, u64) -> bool) {
         f(self.e.lo, self.e.hi);
     }
+    fn span_count(&self) -> i64 {
+        self.e.spans as i64
+    }
+    fn size_bytes(&self) -> i64 {
+        (self.e.spans as f64 * self.bytes_per_span).round() as i64
+    }
+    fn trace_state_hit(&self, leaf: usize, _key: &str, _hit: &dyn Fn(&str) -> bool) -> bool {
+        self.e.meta.has_state && self.memo.state[leaf]
+    }
+    fn any_sampled_flag(&self) -> bool {
+        true
+    }
+    fn ottl_hit(&self, leaf: usize, _c: &OttlPolicy) -> bool {
+        let m = &self.memo.ottl[leaf];
+        let e = self.e;
+        // Which synthetic spans have arrived: the root, an erroring child, other children.
+        let root = e.root && m.root[e.meta.route as usize][e.meta.error_root as usize];
+        let child_error = e.meta.error_child && e.error;
+        let others = e.spans.saturating_sub(e.root as u32 + child_error as u32);
+        root || (child_error && m.child[1]) || (others > 0 && m.child[0])
+    }
 }
 
 pub(super) struct Collector<'a> {
     pub(super) cfg: &'a TailConfig,
     pub(super) sem: Semantics,
-    pub(super) memo: Vec<Vec<bool>>,
+    pub(super) memo: Memo,
+    pub(super) bytes_per_span: f64,
+    /// The processor's stateful policies (limits, composites), shared by every trace.
+    pub(super) state: PolicyState,
     pub(super) map: IdMap<Entry>,
     pub(super) fifo: VecDeque<u128>,
     /// Batches waiting for their decision tick; the front is decided next.
@@ -169,8 +198,9 @@ impl Collector<'_> {
         }
     }
 
-    /// One 1-second tick: decide the batch that came due, open a new one.
-    pub(super) fn tick(&mut self) {
+    /// One 1-second tick at `now_ns`: decide the batch that came due, open a new one.
+    pub(super) fn tick(&mut self, now_ns: u64) {
+        self.state.now_ns = now_ns as i64;
         let due = self.batches.pop_front().unwrap_or_default();
         for id in due {
             let Some(e) = self.map.get(&id) else { continue };
@@ -180,12 +210,15 @@ impl Collector<'_> {
             let view = View {
                 e,
                 memo: &self.memo,
+                bytes_per_span: self.bytes_per_span,
             };
             let f = decide(
                 &self.cfg.policies,
                 &view,
                 &self.sem,
                 self.cfg.sample_on_first_match,
+                &mut self.state,
+                None,
             );
             let (meta, root, spans) = (e.meta, e.root, e.spans);
             if !root && e.first {

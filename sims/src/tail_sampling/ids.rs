@@ -34,4 +34,6 @@ pub(super) struct Meta {
     pub(super) error_root: bool,
     pub(super) error_child: bool,
     pub(super) slow: bool,
+    /// Every span carries the scenario's tracestate.
+    pub(super) has_state: bool,
 }

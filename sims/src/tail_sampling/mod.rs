@@ -17,21 +17,32 @@
 //! Assumptions: one collector; one trace per request; the path attribute lives on the root
 //! (server) span only; children end by 90% of the request; errors are span status ERROR.
 
+mod attr;
 mod cache;
 mod collector;
 mod config;
+mod config_policy;
 mod counts;
+mod evaluate;
 mod ids;
+mod limits;
 mod metrics;
 mod model;
+mod ottl;
 mod params;
 mod policy;
 mod routes;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fuzz;
+#[cfg(test)]
+mod tests_policies;
 mod tools;
 mod trace;
+mod tracestate;
+mod yaml;
 
 pub use params::{TailSamplingParams, parse_version, semantics};
 pub use policy::{InvertMode, Semantics};
@@ -42,11 +53,13 @@ use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 use crate::tool::Tool;
 
 /// A collector config's policies as a decision function, for benchmarks and embedding (the
-/// room's config, policy and trace types stay inside it).
+/// room's config, policy and trace types stay inside it). Stateful policies (rate and byte
+/// limits, composites) keep their state in the decider, across the traces it decides.
 #[derive(Debug, Clone)]
 pub struct Decider {
     config: config::TailConfig,
     semantics: Semantics,
+    state: limits::PolicyState,
 }
 
 /// One trace in the JSON form `lab tail-sampling decide` reads.
@@ -64,16 +77,25 @@ impl Decider {
     /// Parses a collector config (a whole collector config or the tail_sampling block).
     pub fn from_yaml(yaml: &str, semantics: Semantics) -> Result<Decider, String> {
         let config = config::parse(yaml).map_err(|e| e.to_string())?;
-        Ok(Decider { config, semantics })
+        let state = limits::PolicyState::new(config.slots);
+        Ok(Decider {
+            config,
+            semantics,
+            state,
+        })
     }
 
-    /// Whether the collector samples `trace`.
-    pub fn sampled(&self, trace: &TraceInput) -> bool {
-        policy::decide(
+    /// Whether the collector samples `trace`, deciding it at `now_ns` (Unix ns: the clock
+    /// rate and byte limits and composites count in).
+    pub fn sampled(&mut self, trace: &TraceInput, now_ns: i64) -> bool {
+        self.state.now_ns = now_ns;
+        evaluate::decide(
             &self.config.policies,
             &trace.0,
             &self.semantics,
             self.config.sample_on_first_match,
+            &mut self.state,
+            None,
         )
         .sampled
     }

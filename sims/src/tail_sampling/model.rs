@@ -23,6 +23,7 @@ use super::collector::Collector;
 use super::config::TailConfig;
 use super::counts::Counts;
 use super::ids::{IdMap, Meta};
+use super::limits::PolicyState;
 use super::params::TailSamplingParams;
 use super::policy::Semantics;
 use super::routes::route_memo;
@@ -70,13 +71,15 @@ pub(super) fn run(
     let mut routes: Vec<String> = p.probe_paths.clone();
     let n_probe = routes.len();
     routes.extend(p.business_paths.iter().cloned());
-    let memo = route_memo(cfg, &routes, &p.attribute_key);
+    let memo = route_memo(cfg, &routes, &p.attribute_key, &p.trace_state);
 
     let ticks_wait = (cfg.decision_wait_s.floor() as usize).max(1);
     let mut c = Collector {
         cfg,
         sem,
         memo,
+        bytes_per_span: p.otlp_bytes_per_span,
+        state: PolicyState::new(cfg.slots),
         map: IdMap::default(),
         fifo: VecDeque::new(),
         batches: (0..=ticks_wait).map(|_| Vec::new()).collect(),
@@ -96,6 +99,8 @@ pub(super) fn run(
     sched.schedule_in(SimDuration::from_secs(1), Ev::Tick);
 
     let mut ticking = true;
+    // A request's export batches (at most three), reused from request to request.
+    let mut batches: Vec<(u64, Batch)> = Vec::with_capacity(3);
     while let Some((now, ev)) = sched.pop() {
         match ev {
             Ev::Request => {
@@ -123,6 +128,10 @@ pub(super) fn run(
                         )
                     };
                     let on_child = err && spans > 1 && uniform(&mut rng) < p.child_error_share;
+                    // Drawn only when some traces carry a tracestate, so the stream of a
+                    // scenario without one is unchanged.
+                    let has_state =
+                        p.trace_state_share > 0.0 && uniform(&mut rng) < p.trace_state_share;
                     let duration = SimDuration::from_secs_f64(dur_ms / 1000.0).0;
                     let meta = Meta {
                         id: ((ids.next_u64() as u128) << 64) | ids.next_u64() as u128,
@@ -131,6 +140,7 @@ pub(super) fn run(
                         error_root: err && !on_child,
                         error_child: on_child,
                         slow: dur_ms >= p.slow_threshold_ms,
+                        has_state,
                     };
                     // Each service exports on its own 5 s schedule: a random phase per trace.
                     let phase = rng.next_u64() % export;
@@ -142,7 +152,7 @@ pub(super) fn run(
                     let first_end = start + duration / 20;
                     let rest_end = start + duration * 9 / 10;
                     let end = start + duration;
-                    let mut batches: Vec<(u64, Batch)> = Vec::with_capacity(3);
+                    batches.clear();
                     let mut add = |at: u64, root: bool, lo: u64, hi: u64, n: u32, error: bool| {
                         if n == 0 {
                             return;
@@ -191,7 +201,7 @@ pub(super) fn run(
                         );
                     }
                     add(export_at(end), true, start, end, 1, meta.error_root);
-                    for (at, b) in batches {
+                    for (at, b) in batches.drain(..) {
                         sched.schedule_in(SimDuration(at - now.0), Ev::Spans(b));
                     }
                     sched.schedule_in(
@@ -210,7 +220,7 @@ pub(super) fn run(
                 c.spans(b.meta, b.root, b.after_first, b.lo, b.hi, b.spans, b.error);
             }
             Ev::Tick => {
-                c.tick();
+                c.tick(now.0);
                 if now >= horizon && c.counts.end_pending.is_none() {
                     c.counts.end_pending = Some((c.pending, c.buffered_spans));
                 }

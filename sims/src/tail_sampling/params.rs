@@ -69,6 +69,13 @@ pub struct TailSamplingParams {
     pub vendor_usd_per_million_spans: f64,
     /// Simulated hours; per-day metrics are scaled to 24 h. Default 24.
     pub sim_hours: f64,
+    /// OTLP protobuf bytes per span, the size `bytes_limiting` counts. Default 400 (assumed).
+    pub otlp_bytes_per_span: f64,
+    /// The W3C tracestate a share of traces carries on every span (set at the edge and
+    /// propagated), e.g. `tenant=gold`. Default empty (none).
+    pub trace_state: String,
+    /// Share of traces that carry `trace_state`. Default 0.
+    pub trace_state_share: f64,
     /// The collector config read and parsed once per point ([`TailSamplingParams::load`]),
     /// shared by the point's replications.
     #[serde(skip)]
@@ -119,6 +126,9 @@ impl Default for TailSamplingParams {
             log_gb_month: 0.0,
             vendor_usd_per_million_spans: 31.0,
             sim_hours: 24.0,
+            otlp_bytes_per_span: 400.0,
+            trace_state: String::new(),
+            trace_state_share: 0.0,
             loaded: None,
         }
     }
@@ -145,6 +155,11 @@ pub fn semantics(version: (u32, u32, u32), invert: Option<InvertMode>) -> Semant
             InvertMode::Legacy
         }),
         latency_lower_inclusive: version < (0, 157, 0),
+        // PR #48226 merged 2026-05-12; the first release after it on the two-weekly
+        // cadence is v0.152.0 (inferred, not read off a changelog).
+        rate_limit_token_bucket: version >= (0, 152, 0),
+        // PR #49857 opened 2026-07-23; assumed first released in v0.158.0 (inferred).
+        composite_equal_share: version >= (0, 158, 0),
     }
 }
 
@@ -174,6 +189,15 @@ impl TailSamplingParams {
                 "a version like 0.150.0",
             )
         })?;
+        // The day's synthetic spans carry no per-span timestamps an OTTL condition could read.
+        if let Some(p) = super::routes::ottl_reading_time(&cfg) {
+            return Err(ParamsError::Invalid {
+                path: "config".into(),
+                message: format!(
+                    "policy `{p}`: OTTL conditions on span or event timestamps are not modelled in the day-long simulation (lab tail-sampling decide evaluates them)"
+                ),
+            });
+        }
         self.loaded = Some(Loaded(Arc::new((
             cfg,
             semantics(version, self.invert_mode),
@@ -274,6 +298,15 @@ impl Validate for TailSamplingParams {
             ));
         }
         require_non_negative("buffer_bytes_per_span", self.buffer_bytes_per_span)?;
+        require_non_negative("otlp_bytes_per_span", self.otlp_bytes_per_span)?;
+        if self.otlp_bytes_per_span > 1e7 {
+            return Err(ParamsError::out_of_range(
+                "otlp_bytes_per_span",
+                self.otlp_bytes_per_span,
+                "at most 10 MB per span",
+            ));
+        }
+        require_probability("trace_state_share", self.trace_state_share)?;
         require_non_negative("stored_bytes_per_span", self.stored_bytes_per_span)?;
         require_non_negative("retention_days", self.retention_days)?;
         require_non_negative("storage_usd_per_gb_month", self.storage_usd_per_gb_month)?;

@@ -1,10 +1,13 @@
-//! Policy evaluation and the combination rule, as the collector-contrib `tail_sampling`
-//! processor does it (see `../shared/research/otel-tail-sampling.md` for the upstream files).
+//! The policies of the collector-contrib `tail_sampling` processor: their types, what they see
+//! of a trace, and the version-dependent rules (see `../shared/research/otel-tail-sampling.md`
+//! for the upstream files). Evaluation and the combination rule are in `evaluate.rs`.
 //!
 //! Every policy sees a trace through [`TraceView`], so the same code decides a trace read from
 //! JSON (`lab tail-sampling decide`) and a synthetic trace of the day-long simulation.
 
 use regex::Regex;
+
+use super::ottl::OttlPolicy;
 
 /// A single policy's outcome (upstream `samplingpolicy.Decision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,37 +41,7 @@ pub(crate) enum StatusCode {
     Error,
 }
 
-/// An attribute value.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum AttrValue {
-    Str(String),
-    Int(i64),
-    Double(f64),
-    Bool(bool),
-}
-
-impl AttrValue {
-    /// pcommon `Value.Str()`: the string, or "" for any other type.
-    pub(crate) fn str(&self) -> &str {
-        match self {
-            AttrValue::Str(s) => s,
-            _ => "",
-        }
-    }
-
-    /// pcommon `Value.Int()`: the integer, or 0 for any other type.
-    pub(crate) fn int(&self) -> i64 {
-        match self {
-            AttrValue::Int(i) => *i,
-            _ => 0,
-        }
-    }
-
-    /// pcommon `Value.Bool()`: the boolean, or false for any other type.
-    pub(crate) fn boolean(&self) -> bool {
-        matches!(self, AttrValue::Bool(true))
-    }
-}
+pub(crate) use super::attr::AttrValue;
 
 /// How a policy sees a trace: only what has arrived by decision time.
 pub(crate) trait TraceView {
@@ -82,6 +55,17 @@ pub(crate) trait TraceView {
     fn any_status(&self, codes: &[StatusCode]) -> bool;
     /// Span (start, end) times in ns, in arrival order.
     fn for_each_span(&self, f: &mut dyn FnMut(u64, u64) -> bool);
+    /// Spans received so far (upstream `TraceData.SpanCount`).
+    fn span_count(&self) -> i64;
+    /// The OTLP protobuf size of the spans received, bytes (upstream `TracesSize`).
+    fn size_bytes(&self) -> i64;
+    /// Whether any span's W3C tracestate carries `key` with a value `hit` accepts (a
+    /// tracestate that does not parse matches nothing).
+    fn trace_state_hit(&self, leaf: usize, key: &str, hit: &dyn Fn(&str) -> bool) -> bool;
+    /// Whether any span has the W3C sampled flag (bit 0 of its flags).
+    fn any_sampled_flag(&self) -> bool;
+    /// Whether the OTTL conditions of policy `leaf` hold on any span or span event.
+    fn ottl_hit(&self, leaf: usize, c: &OttlPolicy) -> bool;
 }
 
 /// A compiled policy.
@@ -127,6 +111,58 @@ pub(crate) enum PolicyKind {
     And(Vec<Policy>),
     Not(Box<Policy>),
     Drop(Vec<Policy>),
+    /// `rate_limiting`: spans per second; `slot` indexes its state.
+    RateLimiting {
+        slot: usize,
+        spans_per_second: i64,
+        /// `burst_capacity` (token-bucket versions only; 0 = twice the rate).
+        burst: i64,
+    },
+    /// `bytes_limiting`: a token bucket over the trace's OTLP byte size.
+    BytesLimiting {
+        slot: usize,
+        bytes_per_second: i64,
+        burst: i64,
+    },
+    /// `span_count`: min ≤ spans ≤ max (max 0: no upper bound).
+    SpanCount {
+        min: i32,
+        max: i32,
+    },
+    /// `trace_state`: a key and the values that match (empty values dropped).
+    TraceState {
+        leaf: usize,
+        key: String,
+        values: Vec<String>,
+    },
+    /// `trace_flags`: any span with the sampled flag.
+    TraceFlags,
+    /// `ottl_condition`.
+    Ottl {
+        leaf: usize,
+        cond: Box<OttlPolicy>,
+    },
+    /// `composite`: sub-policies with per-second span budgets.
+    Composite(Box<Composite>),
+}
+
+/// A `composite` policy: sub-policies in `composite_sub_policy` order, each with its budget.
+#[derive(Debug, Clone)]
+pub(crate) struct Composite {
+    pub slot: usize,
+    pub max_total_spans_per_second: i64,
+    pub subs: Vec<CompositeSub>,
+}
+
+/// One composite sub-policy and its spans-per-second budgets (version dependent: before
+/// PR #49857 a sub-policy missing from `rate_allocation` gets 0).
+#[derive(Debug, Clone)]
+pub(crate) struct CompositeSub {
+    pub policy: Policy,
+    /// The budget a `rate_allocation` entry gives it, if one names it.
+    pub listed: Option<i64>,
+    /// `max_total_spans_per_second / number of sub-policies`, truncated.
+    pub equal_share: i64,
 }
 
 /// Version-dependent rules.
@@ -136,6 +172,24 @@ pub struct Semantics {
     pub invert: InvertMode,
     /// `latency` with only `threshold_ms`: `>=` up to v0.156, `>` from PR #49595.
     pub latency_lower_inclusive: bool,
+    /// `rate_limiting` as a token bucket (burst 2× the rate or `burst_capacity`, PR #48226,
+    /// from v0.152.0) instead of a per-second counter that admits while the sum stays below
+    /// `spans_per_second`.
+    pub rate_limit_token_bucket: bool,
+    /// A composite sub-policy missing from `rate_allocation` gets the equal share (PR #49857,
+    /// from v0.158.0) instead of 0.
+    pub composite_equal_share: bool,
+}
+
+impl Semantics {
+    /// The rules of the newest collector the room knows (plain invert, exclusive latency
+    /// bound, token-bucket rate limiting, equal share for unlisted composite sub-policies).
+    pub const CURRENT: Semantics = Semantics {
+        invert: InvertMode::Plain,
+        latency_lower_inclusive: false,
+        rate_limit_token_bucket: true,
+        composite_equal_share: true,
+    };
 }
 
 /// FNV-1a 64 over `salt` then the 16 trace-id bytes.
@@ -184,214 +238,6 @@ pub(super) fn probabilistic_threshold(percentage: f64) -> u64 {
     let shift = -e;
     let v = if shift >= 128 { 0 } else { rounded >> shift };
     v.min(u64::MAX as u128) as u64
-}
-
-impl Policy {
-    /// Evaluates this policy on `t`.
-    pub(crate) fn evaluate(&self, t: &dyn TraceView, sem: &Semantics) -> Decision {
-        let inverted = |hit: bool, invert: bool| -> Decision {
-            match (invert, sem.invert, hit) {
-                (false, _, true) => Decision::Sampled,
-                (false, _, false) => Decision::NotSampled,
-                (true, InvertMode::Legacy, true) => Decision::InvertNotSampled,
-                (true, InvertMode::Legacy, false) => Decision::InvertSampled,
-                (true, InvertMode::Plain, true) => Decision::NotSampled,
-                (true, InvertMode::Plain, false) => Decision::Sampled,
-            }
-        };
-        match &self.kind {
-            PolicyKind::AlwaysSample => Decision::Sampled,
-            PolicyKind::StatusCode(codes) => {
-                if t.any_status(codes) {
-                    Decision::Sampled
-                } else {
-                    Decision::NotSampled
-                }
-            }
-            PolicyKind::Latency {
-                threshold_ms,
-                upper_threshold_ms,
-            } => {
-                // Upstream checks the running window span by span and stops at the first
-                // satisfying window (issue #43948: with an upper bound, order matters).
-                // Upstream treats a zero min or max time as unset, so a span starting at
-                // t = 0 has its start replaced by the next span's.
-                let (mut lo, mut hi) = (0u64, 0u64);
-                let mut hit = false;
-                t.for_each_span(&mut |s, e| {
-                    if lo == 0 || s < lo {
-                        lo = s;
-                    }
-                    if hi == 0 || e > hi {
-                        hi = e;
-                    }
-                    let ms = (hi.saturating_sub(lo) / 1_000_000) as i64;
-                    hit = if *upper_threshold_ms == 0 {
-                        if sem.latency_lower_inclusive {
-                            ms >= *threshold_ms
-                        } else {
-                            ms > *threshold_ms
-                        }
-                    } else {
-                        *threshold_ms < ms && ms <= *upper_threshold_ms
-                    };
-                    !hit
-                });
-                if hit {
-                    Decision::Sampled
-                } else {
-                    Decision::NotSampled
-                }
-            }
-            PolicyKind::StringAttribute {
-                leaf,
-                key,
-                values,
-                regexes,
-                invert,
-            } => {
-                // Upstream compares `Str()`: non-string values read as "", and on spans an
-                // empty string never matches (on resources the matcher still runs on it).
-                let hit = t.attr_hit(*leaf, key, &|v, resource| {
-                    let s = v.str();
-                    if s.is_empty() && !resource {
-                        return false;
-                    }
-                    match regexes {
-                        Some(rs) => rs.iter().any(|r| r.is_match(s)),
-                        None => values.iter().any(|x| !x.is_empty() && x == s),
-                    }
-                });
-                inverted(hit, *invert)
-            }
-            PolicyKind::NumericAttribute {
-                leaf,
-                key,
-                min,
-                max,
-                invert,
-            } => {
-                // `Int()` coerces: a value of another type reads as 0.
-                let hit = t.attr_hit(*leaf, key, &|v, _| {
-                    let i = v.int();
-                    *min <= i && i <= *max
-                });
-                inverted(hit, *invert)
-            }
-            PolicyKind::BooleanAttribute {
-                leaf,
-                key,
-                value,
-                invert,
-            } => {
-                let hit = t.attr_hit(
-                    *leaf,
-                    key,
-                    // `Bool()` coerces: a value of another type reads as false.
-                    &|v, _| v.boolean() == *value,
-                );
-                inverted(hit, *invert)
-            }
-            PolicyKind::Probabilistic { salt, threshold } => {
-                if fnv1a64(salt.as_bytes(), &t.trace_id()) <= *threshold {
-                    Decision::Sampled
-                } else {
-                    Decision::NotSampled
-                }
-            }
-            PolicyKind::And(subs) => {
-                // Any NotSampled-like sub-decision makes the whole NotSampled (#33671).
-                for p in subs {
-                    match p.evaluate(t, sem) {
-                        Decision::NotSampled | Decision::InvertNotSampled => {
-                            return Decision::NotSampled;
-                        }
-                        _ => {}
-                    }
-                }
-                Decision::Sampled
-            }
-            // Upstream `not.go` swaps only Sampled and NotSampled; the rest pass through.
-            PolicyKind::Not(sub) => match sub.evaluate(t, sem) {
-                Decision::Sampled => Decision::NotSampled,
-                Decision::NotSampled => Decision::Sampled,
-                other => other,
-            },
-            PolicyKind::Drop(subs) => {
-                for p in subs {
-                    match p.evaluate(t, sem) {
-                        Decision::NotSampled | Decision::InvertNotSampled => {
-                            return Decision::NotSampled;
-                        }
-                        _ => {}
-                    }
-                }
-                Decision::Dropped
-            }
-        }
-    }
-}
-
-/// The processor's final decision with the policies that produced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Final {
-    pub sampled: bool,
-    /// `sampled`, `not_sampled` or `dropped`.
-    pub decision: &'static str,
-    /// The first policy that produced the deciding kind of decision.
-    pub policy: Option<String>,
-}
-
-/// Evaluates `policies` (drop policies first) and combines them with upstream's precedence:
-/// Dropped > InvertNotSampled > Sampled > InvertSampled (only if no NotSampled) > NotSampled.
-pub(super) fn decide(
-    policies: &[Policy],
-    t: &dyn TraceView,
-    sem: &Semantics,
-    sample_on_first_match: bool,
-) -> Final {
-    let ordered = policies
-        .iter()
-        .filter(|p| matches!(p.kind, PolicyKind::Drop(_)))
-        .chain(
-            policies
-                .iter()
-                .filter(|p| !matches!(p.kind, PolicyKind::Drop(_))),
-        );
-    let mut first: [Option<&str>; 5] = [None; 5];
-    let idx = |d: Decision| match d {
-        Decision::Dropped => 0,
-        Decision::InvertNotSampled => 1,
-        Decision::Sampled => 2,
-        Decision::InvertSampled => 3,
-        Decision::NotSampled => 4,
-    };
-    for p in ordered {
-        let d = p.evaluate(t, sem);
-        let slot = &mut first[idx(d)];
-        if slot.is_none() {
-            *slot = Some(&p.name);
-        }
-        if d == Decision::Dropped || (sample_on_first_match && d == Decision::Sampled) {
-            break;
-        }
-    }
-    let pick = |decision: &'static str, sampled: bool, who: Option<&str>| Final {
-        sampled,
-        decision,
-        policy: who.map(str::to_string),
-    };
-    if first[0].is_some() {
-        pick("dropped", false, first[0])
-    } else if first[1].is_some() {
-        pick("not_sampled", false, first[1])
-    } else if first[2].is_some() {
-        pick("sampled", true, first[2])
-    } else if first[3].is_some() && first[4].is_none() {
-        pick("sampled", true, first[3])
-    } else {
-        pick("not_sampled", false, first[4].or(first[1]))
-    }
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ const SECOND_NS: u64 = 1_000_000_000;
 
 /// The time a line arrives: when its last span ended (a span is exported once it ends).
 pub(super) fn arrival_ns(t: &Trace) -> u64 {
-    t.spans.iter().map(|s| s.1).max().unwrap_or(0)
+    t.spans.iter().map(|s| s.end_ns).max().unwrap_or(0)
 }
 
 impl Window {
@@ -108,8 +108,8 @@ impl Window {
     }
 
     /// Moves the clock to `now_ns` (it never goes back) and hands out, in arrival order, the
-    /// traces whose decision tick has come. Each must be given back through [`Window::decided`].
-    pub(super) fn due(&mut self, now_ns: u64) -> Vec<Trace> {
+    /// traces whose decision tick has come, each with that tick's time. Each must be given back through [`Window::decided`].
+    pub(super) fn due(&mut self, now_ns: u64) -> Vec<(u64, Trace)> {
         self.clock_ns = self.clock_ns.max(now_ns);
         let mut out = Vec::new();
         while self
@@ -117,19 +117,23 @@ impl Window {
             .front()
             .is_some_and(|(at, _)| *at <= self.clock_ns)
         {
-            let (_, ids) = self.batches.pop_front().expect("checked");
-            out.extend(ids.into_iter().filter_map(|id| self.take_pending(id)));
+            let (at, ids) = self.batches.pop_front().expect("checked");
+            out.extend(
+                ids.into_iter()
+                    .filter_map(|id| self.take_pending(id).map(|t| (at, t))),
+            );
         }
         out
     }
 
-    /// Every trace still waiting, at the end of the input.
-    pub(super) fn drain(&mut self) -> Vec<Trace> {
+    /// Every trace still waiting at the end of the input, with its decision time: the
+    /// input ends, the ticks go on.
+    pub(super) fn drain(&mut self) -> Vec<(u64, Trace)> {
         let batches = std::mem::take(&mut self.batches);
         batches
             .into_iter()
-            .flat_map(|(_, ids)| ids)
-            .filter_map(|id| self.take_pending(id))
+            .flat_map(|(at, ids)| ids.into_iter().map(move |id| (at, id)))
+            .filter_map(|(at, id)| self.take_pending(id).map(|t| (at, t)))
             .collect()
     }
 
@@ -227,8 +231,9 @@ mod fuzz {
 
     use super::{TraceLines, Window, arrival_ns};
     use crate::tail_sampling::config;
+    use crate::tail_sampling::evaluate::decide;
+    use crate::tail_sampling::limits::PolicyState;
     use crate::tail_sampling::params::{parse_version, semantics};
-    use crate::tail_sampling::policy::decide;
 
     const SAMPLE: &str = include_str!("../../../datasets/otel/sample-traces.jsonl");
     const CONFIG: &str = include_str!("../../../datasets/otel/article-01.yaml");
@@ -290,11 +295,12 @@ mod fuzz {
                 let text = mutate(SAMPLE, &cuts);
                 let mut lines = TraceLines::new(text.as_bytes());
                 let mut window = Window::new(&cfg);
+                let mut st = PolicyState::new(cfg.slots);
                 loop {
                     match lines.next_line() {
                         Ok(Some(trace)) => {
-                            for t in window.due(arrival_ns(&trace)) {
-                                let f = decide(&cfg.policies, &t, &sem, false);
+                            for (_, t) in window.due(arrival_ns(&trace)) {
+                                let f = decide(&cfg.policies, &t, &sem, false, &mut st, None);
                                 window.decided(u128::from_be_bytes(t.id), f.sampled);
                             }
                             window.add(trace);
@@ -306,8 +312,8 @@ mod fuzz {
                         }
                     }
                 }
-                for t in window.drain() {
-                    decide(&cfg.policies, &t, &sem, false);
+                for (_, t) in window.drain() {
+                    decide(&cfg.policies, &t, &sem, false, &mut st, None);
                 }
                 Ok(())
             })
@@ -319,8 +325,9 @@ mod fuzz {
 mod tests {
     use super::{Added, TraceLines, Window, arrival_ns};
     use crate::tail_sampling::config;
+    use crate::tail_sampling::evaluate::decide;
+    use crate::tail_sampling::limits::PolicyState;
     use crate::tail_sampling::params::{parse_version, semantics};
-    use crate::tail_sampling::policy::decide;
 
     const ERRORS_ONLY: &str = "decision_wait: 10s\nnum_traces: 2\npolicies:\n  - name: errors\n    type: status_code\n    status_code: {status_codes: [ERROR]}\n";
 
@@ -340,10 +347,11 @@ mod tests {
         let mut lines = TraceLines::new(text.as_bytes());
         let mut out = Vec::new();
         let mut late = 0;
-        let mut decide_all = |ts: Vec<_>, window: &mut Window| {
-            for t in ts {
+        let mut st = PolicyState::new(cfg.slots);
+        let mut decide_all = |ts: Vec<(u64, _)>, window: &mut Window| {
+            for (_, t) in ts {
                 let t: crate::tail_sampling::trace::Trace = t;
-                let f = decide(&cfg.policies, &t, &sem, false);
+                let f = decide(&cfg.policies, &t, &sem, false, &mut st, None);
                 window.decided(u128::from_be_bytes(t.id), f.sampled);
                 out.push((t.id[15], f.sampled, t.spans.len()));
             }

@@ -4,8 +4,10 @@
 use std::io::Write;
 
 use super::config;
+use super::evaluate::decide;
+use super::limits::PolicyState;
 use super::params::{parse_version, semantics};
-use super::policy::{Decision, Final, InvertMode, Policy, Semantics, decide};
+use super::policy::{Decision, InvertMode};
 use super::stream::{Added, TraceLines, Window, arrival_ns};
 use super::trace::Trace;
 use crate::tool::{ArgValue, Choice, Tool, ToolArg, ToolArgs, ToolCommand, ToolError};
@@ -17,7 +19,13 @@ pub(super) const TOOLS: &[Tool] = &[Tool {
     commands: &[ToolCommand {
         name: "decide",
         about: "Decide each trace of a JSONL file as the collector would; one JSON line per trace",
-        long_about: "",
+        long_about: "Decides each trace of a JSONL file as one collector with this config would, one JSON line \
+per trace with the final decision, the deciding policy and every policy's own decision.\n\n\
+The traces of one call share one processor: stateful policies (rate_limiting, bytes_limiting, \
+composite) keep their budgets across them. Traces are decided in file order, each at its \
+earliest span end plus the config's decision_wait (span times are Unix nanoseconds): that \
+clock is what the rate budgets count in, so the order of the lines and their timestamps \
+decide which traces fit. Run traces separately to decide them against fresh budgets.",
         args: &[
             ToolArg::new(
                 "config",
@@ -39,7 +47,7 @@ pub(super) const TOOLS: &[Tool] = &[Tool {
             ToolArg::new(
                 "collector-version",
                 ArgValue::Text,
-                "Collector version: picks the invert mode and the latency boundary rule.",
+                "Collector version: picks the invert mode, the latency boundary rule, the rate_limiting algorithm and composite allocation rule.",
             )
             .default("0.150.0"),
         ],
@@ -111,15 +119,45 @@ fn run_decide(args: &ToolArgs, out: &mut dyn Write) -> Result<(), ToolError> {
     let mut lines = TraceLines::new(open()?);
     let mut window = Window::new(&cfg);
     let (mut traces_in, mut late) = (0u64, 0u64);
-    let decide_one = |t: Trace, out: &mut dyn Write, window: &mut Window| {
-        let f = decide(&cfg.policies, &t, &sem, cfg.sample_on_first_match);
+    // One processor for the whole file: stateful policies share their budgets, clocked by the
+    // tick that decides each trace.
+    let mut state = PolicyState::new(cfg.slots);
+    let mut decisions = Vec::new();
+    let mut decide_one = |at: u64, t: Trace, out: &mut dyn Write, window: &mut Window| {
+        state.now_ns = at.min(i64::MAX as u64) as i64;
+        let f = decide(
+            &cfg.policies,
+            &t,
+            &sem,
+            cfg.sample_on_first_match,
+            &mut state,
+            Some(&mut decisions),
+        );
         window.decided(u128::from_be_bytes(t.id), f.sampled);
-        write_decision(&cfg.policies, &t, &f, &sem, out)
+        let per: Vec<serde_json::Value> = cfg
+            .policies
+            .iter()
+            .zip(&decisions)
+            .map(|(p, d)| {
+                serde_json::json!({"name": p.name, "decision": d.map_or("NotEvaluated", name)})
+            })
+            .collect();
+        let hex: String = t.id.iter().map(|b| format!("{b:02x}")).collect();
+        let line = serde_json::json!({
+            "trace_id_hex": hex,
+            "decision": if f.sampled { "sampled" } else { "not_sampled" },
+            "final": f.decision,
+            "policy": f.policy,
+            "invert_mode": match sem.invert { InvertMode::Legacy => "legacy", InvertMode::Plain => "plain" },
+            "decided_at_ns": at,
+            "policies": per,
+        });
+        writeln!(out, "{line}").map_err(ToolError::from)
     };
     while let Some(trace) = lines.next_line().map_err(line_error)? {
         traces_in += 1;
-        for t in window.due(arrival_ns(&trace)) {
-            decide_one(t, out, &mut window)?;
+        for (at, t) in window.due(arrival_ns(&trace)) {
+            decide_one(at, t, out, &mut window)?;
         }
         if let Added::Late = window.add(trace) {
             late += 1;
@@ -128,8 +166,8 @@ fn run_decide(args: &ToolArgs, out: &mut dyn Write) -> Result<(), ToolError> {
     if traces_in == 0 {
         return Err(bad(format!("{}: no traces", traces.display())));
     }
-    for t in window.drain() {
-        decide_one(t, out, &mut window)?;
+    for (at, t) in window.drain() {
+        decide_one(at, t, out, &mut window)?;
     }
     if late > 0 {
         eprintln!(
@@ -144,30 +182,5 @@ fn run_decide(args: &ToolArgs, out: &mut dyn Write) -> Result<(), ToolError> {
             window.evicted_undecided, cfg.num_traces
         );
     }
-    Ok(())
-}
-
-/// One JSON line: the trace's final decision and every policy's own.
-fn write_decision(
-    policies: &[Policy],
-    t: &Trace,
-    f: &Final,
-    sem: &Semantics,
-    out: &mut dyn Write,
-) -> Result<(), ToolError> {
-    let per: Vec<serde_json::Value> = policies
-        .iter()
-        .map(|p| serde_json::json!({"name": p.name, "decision": name(p.evaluate(t, sem))}))
-        .collect();
-    let hex: String = t.id.iter().map(|b| format!("{b:02x}")).collect();
-    let line = serde_json::json!({
-        "trace_id_hex": hex,
-        "decision": if f.sampled { "sampled" } else { "not_sampled" },
-        "final": f.decision,
-        "policy": f.policy,
-        "invert_mode": match sem.invert { InvertMode::Legacy => "legacy", InvertMode::Plain => "plain" },
-        "policies": per,
-    });
-    writeln!(out, "{line}")?;
     Ok(())
 }
