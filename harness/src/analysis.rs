@@ -123,7 +123,11 @@ pub struct Context<'a> {
 }
 
 fn interval_text(lo: f64, hi: f64) -> String {
-    format!("[{}, {}]", fmt_num(lo), fmt_num(hi))
+    match (lo.is_finite(), hi.is_finite()) {
+        (false, true) => format!("≤ {}", fmt_num(hi)),
+        (true, false) => format!("≥ {}", fmt_num(lo)),
+        _ => format!("[{}, {}]", fmt_num(lo), fmt_num(hi)),
+    }
 }
 
 /// The verdict for an estimate against an expectation: holds when the 95% CI lies inside the
@@ -149,7 +153,7 @@ fn judge_estimate(
     let (lo, hi) = expected.range();
     let [clo, chi] = m.ci95;
     let ci = format!("95% CI {}", interval_text(clo, chi));
-    let range = interval_text(lo, hi);
+    let range = format!("the range {}", interval_text(lo, hi));
     if m.n < 2 && clo == chi {
         // A single replication has no interval: judge the point value but say so.
         let inside = lo <= m.mean && m.mean <= hi;

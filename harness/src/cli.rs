@@ -97,6 +97,11 @@ pub struct CompareArgs {
     /// Exit with status 3 when a metric regressed or a claim's verdict flipped.
     #[arg(long)]
     pub fail_on_regression: bool,
+    /// Compare runs made with different settings (quick vs full, replications, seed,
+    /// parameters); without it such a comparison is refused, since its changes are not the
+    /// code's.
+    #[arg(long)]
+    pub allow_different: bool,
     /// Where to write compare.md and compare.html (default: B).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -76,15 +76,20 @@ impl Expected {
     /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`. A judged `matches` shows the
     /// measured value with the measurement's name.
     pub fn describe(&self) -> String {
+        self.describe_in("")
+    }
+
+    /// [`Expected::describe`] with values in the metric's unit: `≈ 87 % ± 5 pp`, `< 2 s`.
+    pub fn describe_in(&self, unit: &str) -> String {
         match (self.approx, &self.matches) {
             (Some(v), Some(m)) => Tolerance {
                 rel: self.rel_tol,
                 abs: self.abs_tol,
             }
-            .describe(&format!("{} ({m})", fmt_num(v))),
+            .describe_in(&format!("{} ({m})", qty(v, unit)), unit),
             _ => self
                 .typed()
-                .map(|e| e.to_string())
+                .map(|e| e.describe_in(unit))
                 .unwrap_or_else(|| "anything".to_string()),
         }
     }
@@ -110,9 +115,18 @@ impl Tolerance {
 
     /// `≈ target ± 3%`, `≈ target ± 0.5`, or `= target`.
     pub fn describe(&self, target: &str) -> String {
+        self.describe_in(target, "")
+    }
+
+    /// [`Tolerance::describe`] with an absolute tolerance in `unit` (a fraction's in
+    /// percentage points).
+    pub fn describe_in(&self, target: &str, unit: &str) -> String {
         match (self.rel, self.abs) {
             (Some(r), _) => format!("≈ {target} ± {}%", fmt_num(r * 100.0)),
-            (None, Some(a)) => format!("≈ {target} ± {}", fmt_num(a)),
+            (None, Some(a)) if unit == "fraction" => {
+                format!("≈ {target} ± {} pp", fmt_num(a * 100.0))
+            }
+            (None, Some(a)) => format!("≈ {target} ± {}", qty(a, unit)),
             (None, None) => format!("= {target}"),
         }
     }
@@ -314,22 +328,35 @@ impl Expectation {
 impl fmt::Display for Expectation {
     /// A short human form: `≈ 9 ± 3%`, `< 0.2`, `in [1, 2]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Expectation::Approx { value, tolerance } => tolerance.describe(&fmt_num(*value)),
+        f.write_str(&self.describe_in(""))
+    }
+}
+
+impl Expectation {
+    /// The short human form with values in the metric's unit: `≈ 87 % ± 5 pp`, `< 2 s`.
+    pub fn describe_in(&self, unit: &str) -> String {
+        let q = |v: f64| qty(v, unit);
+        match self {
+            Expectation::Approx { value, tolerance } => tolerance.describe_in(&q(*value), unit),
             Expectation::Matches {
                 measurement,
                 tolerance,
-            } => tolerance.describe(&MetricSource::real(measurement).to_string()),
-            Expectation::Between { low, high } => {
-                format!("in [{}, {}]", fmt_num(*low), fmt_num(*high))
-            }
-            Expectation::Inside { above, below } => {
-                format!("in ({}, {})", fmt_num(*above), fmt_num(*below))
-            }
-            Expectation::Above(g) => format!("> {}", fmt_num(*g)),
-            Expectation::Below(l) => format!("< {}", fmt_num(*l)),
-        };
-        f.write_str(&s)
+            } => tolerance.describe_in(&MetricSource::real(measurement).to_string(), unit),
+            Expectation::Between { low, high } => format!("in [{}, {}]", q(*low), q(*high)),
+            Expectation::Inside { above, below } => format!("in ({}, {})", q(*above), q(*below)),
+            Expectation::Above(g) => format!("> {}", q(*g)),
+            Expectation::Below(l) => format!("< {}", q(*l)),
+        }
+    }
+}
+
+/// A value in its unit's scale, without a unit word (the estimate beside it names the unit);
+/// a bare number as [`fmt_num`] writes it.
+fn qty(v: f64, unit: &str) -> String {
+    if unit.is_empty() {
+        fmt_num(v)
+    } else {
+        crate::format::fmt_qty_short(v, unit)
     }
 }
 

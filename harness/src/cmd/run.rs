@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::analysis;
 use crate::cli::RunArgs;
 use crate::error::{LabError, exit_code};
+use crate::format::fmt_est;
 use crate::provenance;
 use crate::real::RealMode;
 use crate::runner::{self, Shard};
@@ -15,7 +16,7 @@ use crate::scenario::values::to_json;
 use crate::scenario::{LoadOptions, Override, ScenarioPlan, load_all, work};
 use crate::summary::{
     PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
-    VerdictRecord, fmt_num,
+    VerdictRecord,
 };
 
 /// Runs `lab run` and returns the exit status.
@@ -323,57 +324,164 @@ fn remove_leftovers(root: &Path, id: &str) {
     }
 }
 
+/// The terminal's width for verdict lines: longer text is cut (the report has it whole).
+const TERMINAL_COLUMNS: usize = 100;
+
 fn print_verdicts(s: &Summary, dir: &Path) {
     let (mechanism, arithmetic): (Vec<&VerdictRecord>, Vec<&VerdictRecord>) =
         s.verdicts.iter().partition(|v| v.kind != "arithmetic");
+    let colour = colour_wanted();
+    if s.provenance.quick {
+        crate::outln!(
+            "{}",
+            paint(
+                colour,
+                "1;33",
+                "PREVIEW (--quick): a rough run; the full run's verdicts are the record"
+            )
+        );
+    }
     crate::outln!(
-        "{}{} ({}): {}{}  [{} points x {} replications, {:.1} s]",
-        if s.provenance.quick { "PREVIEW " } else { "" },
+        "{} ({}): {} points x {} replications, {:.1} s",
         s.scenario.id,
         s.scenario.sim,
-        crate::output::counts_line(&mechanism),
-        if arithmetic.is_empty() {
-            String::new()
-        } else {
-            format!(" Arithmetic: {}", crate::output::counts_line(&arithmetic))
-        },
         s.points.len(),
         s.provenance.replications,
         s.provenance.wall_s
     );
-    let w_id = s.verdicts.iter().map(|v| v.id.len()).max().unwrap_or(0);
+    crate::outln!("  {}", crate::output::counts_line(&mechanism));
+    if !arithmetic.is_empty() {
+        crate::outln!("  arithmetic: {}", crate::output::counts_line(&arithmetic));
+    }
+    let w_id = s
+        .verdicts
+        .iter()
+        .map(|v| v.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(28);
     for v in mechanism.iter().chain(&arithmetic) {
         let row = v.rows.first().and_then(|&i| s.claims.get(i));
         let measured = row
             .and_then(|c| c.measured.as_ref().map(|m| (c, m)))
             .map(|(c, m)| {
                 format!(
-                    "{} = {} [{}, {}] {}, expected {}",
-                    c.metric,
-                    fmt_num(m.mean),
-                    fmt_num(m.ci95[0]),
-                    fmt_num(m.ci95[1]),
-                    m.unit,
-                    c.expected.describe()
+                    "{} vs {}",
+                    fmt_est(m.mean, m.ci95, &m.unit),
+                    c.expected.describe_in(&m.unit)
                 )
             })
             .unwrap_or_else(|| v.reason.clone());
-        crate::outln!(
-            "  {:12}  {:w_id$}  {}{measured}",
-            v.verdict.as_str(),
-            v.id,
+        let id = cut(&v.id, w_id);
+        let text = format!(
+            "{}{measured}",
             if v.kind == "arithmetic" {
                 "(arithmetic) "
             } else {
                 ""
             }
         );
+        // 2 + 12 + 2 + id + 2 columns before the text.
+        let room = TERMINAL_COLUMNS.saturating_sub(18 + w_id).max(20);
+        crate::outln!(
+            "  {}  {id:w_id$}  {}",
+            paint(
+                colour,
+                verdict_colour(v.verdict),
+                &format!("{:12}", v.verdict.as_str())
+            ),
+            cut(&text, room)
+        );
         if matches!(v.verdict, Verdict::Depends | Verdict::Fails) {
             let flip = crate::output::flip_condition(v);
-            if flip != "-" {
-                crate::outln!("  {:12}  {:w_id$}  ↳ {flip}", "", "");
+            let flips: Vec<&str> = flip
+                .split("; ")
+                .filter(|p| *p != "-" && !p.starts_with("each alone: stable"))
+                .collect();
+            for (i, line) in wrap(&flips.join("; "), TERMINAL_COLUMNS - 8)
+                .iter()
+                .enumerate()
+            {
+                crate::outln!("      {} {line}", if i == 0 { "↳" } else { " " });
             }
         }
     }
-    crate::outln!("  report: {}", dir.join("report.md").display());
+    crate::outln!("  report: {}", dir.join("report.html").display());
+}
+
+/// Whether stdout takes colour: a terminal, and `NO_COLOR` unset.
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn verdict_colour(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "32",
+        Verdict::Fails => "1;31",
+        Verdict::Depends => "33",
+        Verdict::Inconclusive | Verdict::NotRun => "2",
+    }
+}
+
+/// `text` in an ANSI colour when `on`.
+fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// `text` broken into lines of at most `width` characters at spaces (at most 4 lines, the
+/// last cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    if lines.len() > 4 {
+        lines.truncate(4);
+        let last = format!("{} …", lines[3]);
+        lines[3] = cut(&last, width);
+    }
+    lines.into_iter().map(|l| cut(&l, width)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_lines_fit_their_width() {
+        let long = "holds when error_rate ≤ 0.01495 (assumed 0.01; range 0.001–0.05); ".repeat(9);
+        let lines = wrap(&long, 92);
+        assert!(lines.len() <= 4 && lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= 92), "{lines:?}");
+        assert!(lines[3].ends_with('…'));
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+        assert_eq!(paint(false, "31", "fails"), "fails");
+        assert_eq!(paint(true, "31", "fails"), "\x1b[31mfails\x1b[0m");
+    }
 }

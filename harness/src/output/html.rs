@@ -38,6 +38,10 @@ fn verdict_class(v: &str) -> &'static str {
         x if x == Verdict::Fails.as_str() => "fails",
         x if x == Verdict::Inconclusive.as_str() => "inconclusive",
         x if x == Verdict::Depends.as_str() => "depends",
+        // `lab compare`'s calls share the verdicts' colours.
+        "regressed" => "fails",
+        "improved" => "holds",
+        "increased" | "decreased" => "depends",
         _ => "not-run",
     }
 }

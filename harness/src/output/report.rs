@@ -4,6 +4,7 @@
 
 use super::doc::{Block, Document, Table};
 use crate::analysis::tally;
+use crate::format::{fmt_est, fmt_qty};
 use crate::summary::{RealResult, Summary, VerdictRecord, fmt_num};
 
 /// Builds the report of `s`; `charts` are the (title, slug) of the charts drawn for it.
@@ -110,17 +111,14 @@ fn decision(s: &Summary, records: &[&VerdictRecord]) -> Table {
                         let m = c
                             .measured
                             .as_ref()
-                            .map(|m| {
-                                format!(
-                                    "{} [{}, {}] {}",
-                                    fmt_num(m.mean),
-                                    fmt_num(m.ci95[0]),
-                                    fmt_num(m.ci95[1]),
-                                    m.unit
-                                )
-                            })
+                            .map(|m| fmt_est(m.mean, m.ci95, &m.unit))
                             .unwrap_or_else(|| "-".into());
-                        format!("{m} vs {} at {}", c.expected.describe(), claim_point(s, c))
+                        let unit = c.measured.as_ref().map_or("", |m| m.unit.as_str());
+                        format!(
+                            "{m} vs {} at {}",
+                            c.expected.describe_in(unit),
+                            claim_point(s, c)
+                        )
                     })
                     .unwrap_or_default();
                 vec![
@@ -253,21 +251,14 @@ fn verdicts(s: &Summary) -> Table {
                 let measured = c
                     .measured
                     .as_ref()
-                    .map(|m| {
-                        format!(
-                            "{} [{}, {}] {}",
-                            fmt_num(m.mean),
-                            fmt_num(m.ci95[0]),
-                            fmt_num(m.ci95[1]),
-                            m.unit
-                        )
-                    })
+                    .map(|m| fmt_est(m.mean, m.ci95, &m.unit))
                     .unwrap_or_else(|| "-".into());
+                let unit = c.measured.as_ref().map_or("", |m| m.unit.as_str());
                 vec![
                     c.id.clone(),
                     claim_point(s, c),
                     c.metric.clone(),
-                    c.expected.describe(),
+                    c.expected.describe_in(unit),
                     measured,
                     c.verdict.as_str().to_string(),
                     c.reason.clone(),
@@ -365,24 +356,23 @@ fn real_kernel(d: &mut Document, s: &Summary, r: &RealResult) {
         d.push(Block::Quote(f.clone()));
     }
     d.push(Block::Table(Table {
-        headers: ["measurement", "value", "95% CI", "n", "unit"]
+        headers: ["measurement", "value [95% CI]", "n"]
             .map(String::from)
             .to_vec(),
         rows: r
             .metrics
             .iter()
             .map(|(k, v)| {
+                let unit = r.units.get(k).map_or("", String::as_str);
                 vec![
                     crate::expectation::MetricSource::real(k).to_string(),
-                    fmt_num(*v),
-                    r.ci95
-                        .get(k)
-                        .map(|c| format!("[{}, {}]", fmt_num(c[0]), fmt_num(c[1])))
-                        .unwrap_or_else(|| "-".into()),
+                    match r.ci95.get(k) {
+                        Some(c) => fmt_est(*v, *c, unit),
+                        None => fmt_qty(*v, unit),
+                    },
                     r.n.get(k)
                         .map(|n| n.to_string())
                         .unwrap_or_else(|| "1".into()),
-                    r.units.get(k).cloned().unwrap_or_default(),
                 ]
             })
             .collect(),
@@ -404,13 +394,7 @@ fn points(s: &Summary) -> Table {
         names.dedup();
         names
     };
-    let estimate = |e: &crate::summary::MetricEstimate| {
-        format!(
-            "{} ± {}",
-            fmt_num(e.mean),
-            fmt_num((e.ci95[1] - e.ci95[0]) / 2.0)
-        )
-    };
+    let estimate = |e: &crate::summary::MetricEstimate| fmt_est(e.mean, e.ci95, &e.unit);
     let point_name =
         |p: &crate::summary::PointResult| p.label.clone().unwrap_or_else(|| p.index.to_string());
     let params_of = |p: &crate::summary::PointResult| -> Vec<String> {

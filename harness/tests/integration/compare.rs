@@ -35,12 +35,66 @@ fn a_higher_arrival_rate_is_flagged_as_a_regression() {
     let t = tempdir();
     let a = run(t.path(), "a", &["--set", "arrival_rate=0.5"]);
     let b = run(t.path(), "b", &["--set", "arrival_rate=0.7"]);
-    let r = compare(t.path(), &a, &b, &[]).expect_code(0);
+    // Runs of different parameters are refused, naming the parameter...
+    let r = compare(t.path(), &a, &b, &[]).expect_code(1);
+    assert!(
+        r.stderr.contains("parameters differ: arrival_rate")
+            && r.stderr.contains("--allow-different"),
+        "{}",
+        r.stderr
+    );
+    // ... unless asked for.
+    let r = compare(t.path(), &a, &b, &["--allow-different"]).expect_code(0);
     assert!(r.stdout.contains("| wait_mean |"), "{}", r.stdout);
     assert!(r.stdout.contains("regressed"), "{}", r.stdout);
-    assert!(r.stdout.contains("different parameters"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("different parameters in A and B: arrival_rate"),
+        "{}",
+        r.stdout
+    );
+    // Regressions come first.
+    let first_call = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("| wait_mean |") || l.contains("| sojourn"))
+        .unwrap_or_default();
+    assert!(first_call.contains("regressed"), "{}", r.stdout);
     // With --fail-on-regression the same comparison fails (status 3).
-    compare(t.path(), &a, &b, &["--fail-on-regression"]).expect_code(3);
+    compare(
+        t.path(),
+        &a,
+        &b,
+        &["--allow-different", "--fail-on-regression"],
+    )
+    .expect_code(3);
+}
+
+#[test]
+fn a_quick_run_is_not_compared_with_a_full_one() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &[]);
+    let b = run(t.path(), "b", &["--quick"]);
+    let r = compare(t.path(), &a, &b, &[]).expect_code(1);
+    assert!(
+        r.stderr.contains("A is a full run, B is --quick"),
+        "{}",
+        r.stderr
+    );
+    let r = compare(t.path(), &a, &b, &["--allow-different"]).expect_code(0);
+    assert!(
+        r.stdout.contains("full run") && r.stdout.contains("--quick"),
+        "{}",
+        r.stdout
+    );
+    // p-values are short.
+    assert!(
+        !r.stdout
+            .split('|')
+            .any(|c| c.trim().starts_with("0.") && c.trim().len() > 8),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

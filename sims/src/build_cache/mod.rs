@@ -40,7 +40,7 @@ pub use sources::{abi_view, source_dir, source_files, source_fingerprint};
 use crate::params::ParamsError;
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 use model::{Totals, mean};
 use world::{CLASS_NAMES, World};
 
@@ -160,6 +160,18 @@ impl Room for BuildCache {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&BuildCacheKernel]
+    }
+
+    fn work(p: &BuildCacheParams) -> Option<Work> {
+        // Measured: 30 days of the defaults (600 CI and 1,440 developer builds of 48 modules)
+        // in about 0.6 s of one core.
+        let builds = f64::from(p.days)
+            * (p.commits_per_day + f64::from(p.developers) * p.dev_builds_per_day);
+        Some(Work {
+            units: builds * f64::from(p.modules),
+            unit: "module builds",
+            per_second: 1.7e5,
+        })
     }
 
     fn prepare(p: &mut BuildCacheParams) -> Result<(), ParamsError> {

@@ -43,7 +43,7 @@ use self::dockerfile::{Dockerfile, Inputs};
 use self::model::{CLASSES, World};
 use crate::real::Kernel;
 use crate::room::Room;
-use crate::simulation::{MetricDef, Outcome, RunContext, RunError};
+use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
 /// The registered room.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,15 @@ impl Room for LayerCache {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&LayerTar]
+    }
+
+    fn work(p: &LayerCacheParams) -> Option<Work> {
+        // Measured: 30 days of 6 images at 20 builds a day in about 0.03 s of one core.
+        Some(Work {
+            units: p.days * p.builds_per_day * f64::from(p.images),
+            unit: "image builds",
+            per_second: 1.3e5,
+        })
     }
 
     fn run(params: &LayerCacheParams, ctx: &RunContext) -> Result<Outcome, RunError> {

@@ -15,6 +15,7 @@ use sims::stats::{SampleMoments, welch};
 
 use crate::cli::CompareArgs;
 use crate::error::{LabError, exit_code};
+use crate::format::{fmt_est, fmt_p};
 use crate::output::{Block, Document, Table, to_html, to_markdown};
 use crate::summary::{MetricEstimate, Summary, Verdict, fmt_num};
 
@@ -41,6 +42,18 @@ pub enum Call {
 }
 
 impl Call {
+    /// Order of a report: what needs attention first, no change last.
+    fn severity(self) -> u8 {
+        match self {
+            Call::Regressed => 0,
+            Call::Improved => 1,
+            Call::Increased | Call::Decreased => 2,
+            Call::WithinNoise => 3,
+            Call::NotTestable => 4,
+            Call::NoChange => 5,
+        }
+    }
+
     /// The call in words.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,8 +100,8 @@ pub struct Flip {
     pub scenario: String,
     /// The claim's id.
     pub claim: String,
-    /// The point it was judged at; `None` for the verdict of record.
-    pub point: Option<usize>,
+    /// The point it was judged at (its label); `None` for the verdict of record.
+    pub point: Option<String>,
     /// The verdict in A.
     pub a: Verdict,
     /// The verdict in B.
@@ -167,17 +180,17 @@ pub fn compare(
     let mut flips = Vec::new();
     let mut notes = Vec::new();
     for id in a.keys().filter(|k| !b.contains_key(*k)) {
-        notes.push(format!("scenario `{id}` only in A"));
+        notes.push(format!("scenario {id} only in A"));
     }
     for id in b.keys().filter(|k| !a.contains_key(*k)) {
-        notes.push(format!("scenario `{id}` only in B"));
+        notes.push(format!("scenario {id} only in B"));
     }
     for (id, sa) in a {
         let Some(sb) = b.get(id) else { continue };
         let sim = sims::registry::find(&sa.scenario.sim);
         if sa.scenario.file_sha256 != sb.scenario.file_sha256 {
             notes.push(format!(
-                "scenario `{id}`: the scenario files differ between A and B"
+                "scenario {id}: the scenario files differ between A and B"
             ));
         }
         // The verdicts of record first: the decision that changed.
@@ -201,10 +214,16 @@ pub fn compare(
                 .find(|c| c.id == ca.id && c.point == ca.point)
             {
                 if ca.verdict != cb.verdict {
+                    let label = sa
+                        .points
+                        .iter()
+                        .find(|p| p.index == ca.point)
+                        .and_then(|p| p.label.clone())
+                        .unwrap_or_else(|| format!("point {}", ca.point));
                     flips.push(Flip {
                         scenario: id.clone(),
                         claim: ca.id.clone(),
-                        point: Some(ca.point),
+                        point: Some(label),
                         a: ca.verdict,
                         b: cb.verdict,
                     });
@@ -213,19 +232,20 @@ pub fn compare(
         }
         for pa in &sa.points {
             let Some(pb) = sb.points.iter().find(|p| p.index == pa.index) else {
-                notes.push(format!("scenario `{id}`: point {} only in A", pa.index));
+                notes.push(format!("scenario {id}: point {} only in A", pa.index));
                 continue;
             };
-            if pa.params != pb.params {
-                notes.push(format!(
-                    "scenario `{id}`: point {} has different parameters in A and B",
-                    pa.index
-                ));
-            }
             let label = pa
                 .label
                 .clone()
                 .unwrap_or_else(|| format!("point {}", pa.index));
+            let differ = differing_params(&pa.params, &pb.params);
+            if !differ.is_empty() {
+                notes.push(format!(
+                    "scenario {id}: {label} has different parameters in A and B: {}",
+                    differ.join(", ")
+                ));
+            }
             for (m, ea) in &pa.metrics {
                 let Some(eb) = pb.metrics.get(m) else {
                     continue;
@@ -250,7 +270,68 @@ pub fn compare(
             }
         }
     }
+    rows.sort_by_key(|r| r.call.severity());
     (rows, flips, notes)
+}
+
+/// The parameters (dotted paths) whose values differ between two points' parameter tables.
+fn differing_params(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match (a.as_object(), b.as_object()) {
+            (Some(ma), Some(mb)) => {
+                let keys: std::collections::BTreeSet<&String> =
+                    ma.keys().chain(mb.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match (ma.get(k), mb.get(k)) {
+                        (Some(x), Some(y)) => walk(x, y, &p, out),
+                        _ => out.push(p),
+                    }
+                }
+            }
+            _ if a != b => out.push(if path.is_empty() {
+                "params".into()
+            } else {
+                path.into()
+            }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(a, b, "", &mut out);
+    out
+}
+
+/// What makes two runs of one scenario incomparable: a quick run against a full one, or
+/// different parameters (`--set` included). Their changes would not be the code's. A seed or a
+/// replication count alone only changes the noise, which the test accounts for.
+pub fn settings_differences(a: &Summary, b: &Summary) -> Vec<String> {
+    let (pa, pb) = (&a.provenance, &b.provenance);
+    let id = &a.scenario.id;
+    let mut out = Vec::new();
+    let mode = |q: bool| if q { "--quick" } else { "a full run" };
+    if pa.quick != pb.quick {
+        out.push(format!(
+            "{id}: A is {}, B is {}",
+            mode(pa.quick),
+            mode(pb.quick)
+        ));
+    }
+    let mut params = std::collections::BTreeSet::new();
+    for p in &a.points {
+        if let Some(q) = b.points.iter().find(|q| q.index == p.index) {
+            params.extend(differing_params(&p.params, &q.params));
+        }
+    }
+    if !params.is_empty() {
+        let names: Vec<String> = params.into_iter().collect();
+        out.push(format!("{id}: parameters differ: {}", names.join(", ")));
+    }
+    out
 }
 
 fn pct(x: f64) -> String {
@@ -258,12 +339,7 @@ fn pct(x: f64) -> String {
 }
 
 fn est(e: &MetricEstimate) -> String {
-    format!(
-        "{} ± {} {}",
-        fmt_num(e.mean),
-        fmt_num((e.ci95[1] - e.ci95[0]) / 2.0),
-        e.unit
-    )
+    fmt_est(e.mean, e.ci95, &e.unit)
 }
 
 /// Runs `lab compare`.
@@ -295,8 +371,44 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
             ids(&b)
         )));
     }
+    let mut different = Vec::new();
+    for (id, sa) in &a {
+        if let Some(sb) = b.get(id) {
+            different.extend(settings_differences(sa, sb));
+        }
+    }
+    if !different.is_empty() && !args.allow_different {
+        return Err(LabError::bad(format!(
+            "{} and {} were run with different settings, so their changes are not the code's:\n  {}\ncompare runs made alike (the same --quick, replications, seed and parameters), or pass --allow-different",
+            args.a.display(),
+            args.b.display(),
+            different.join("\n  ")
+        )));
+    }
     let threshold = args.threshold / 100.0;
-    let (rows, flips, notes) = compare(&a, &b, threshold);
+    let (rows, flips, mut notes) = compare(&a, &b, threshold);
+    if !different.is_empty() {
+        notes.insert(
+            0,
+            format!("compared with --allow-different: {}", different.join("; ")),
+        );
+    }
+    let describe = |runs: &BTreeMap<String, Summary>| {
+        runs.values()
+            .next()
+            .map(|s| {
+                let p = &s.provenance;
+                format!(
+                    "commit {}{}, {}, {} replications",
+                    p.git_commit.chars().take(10).collect::<String>(),
+                    if p.git_dirty { " (dirty)" } else { "" },
+                    if p.quick { "--quick" } else { "full run" },
+                    p.replications
+                )
+            })
+            .unwrap_or_default()
+    };
+    let (about_a, about_b) = (describe(&a), describe(&b));
 
     let mut counts: BTreeMap<Call, usize> = BTreeMap::new();
     for r in &rows {
@@ -319,6 +431,7 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
     let report = Report {
         a: &args.a,
         b: &args.b,
+        about: [&about_a, &about_b],
         summary_line: &summary_line,
         flips: &flips,
         notes: &notes,
@@ -356,6 +469,8 @@ pub fn run(args: &CompareArgs) -> Result<u8, LabError> {
 struct Report<'a> {
     a: &'a Path,
     b: &'a Path,
+    /// How each run was made: commit, quick or full, replications.
+    about: [&'a str; 2],
     summary_line: &'a str,
     flips: &'a [Flip],
     notes: &'a [String],
@@ -368,8 +483,8 @@ impl Report<'_> {
     fn document(&self) -> Document {
         let mut d = Document::new("lab compare");
         d.push(Block::Bullets(vec![
-            format!("A: `{}`", self.a.display()),
-            format!("B: `{}`", self.b.display()),
+            format!("A: {} ({})", self.a.display(), self.about[0]),
+            format!("B: {} ({})", self.b.display(), self.about[1]),
         ]));
         d.paragraph(self.summary_line);
         if !self.flips.is_empty() {
@@ -382,9 +497,7 @@ impl Report<'_> {
                     vec![
                         f.scenario.clone(),
                         f.claim.clone(),
-                        f.point
-                            .map(|p| p.to_string())
-                            .unwrap_or_else(|| "of record".into()),
+                        f.point.clone().unwrap_or_else(|| "of record".into()),
                         f.a.as_str().to_string(),
                         f.b.as_str().to_string(),
                     ]
@@ -399,6 +512,10 @@ impl Report<'_> {
             d.push(Block::Bullets(self.notes.to_vec()));
         }
         d.heading(2, "Metrics", Some("metrics"));
+        if self.rows.is_empty() {
+            d.paragraph("No metric changed: every difference is within the noise.");
+            return d;
+        }
         let mut t = Table::new([
             "scenario",
             "point",
@@ -425,103 +542,16 @@ impl Report<'_> {
                         pct(r.rel_ci.0),
                         pct(r.rel_ci.1)
                     ),
-                    r.p_value.to_string(),
+                    fmt_p(r.p_value),
                     r.call.as_str().to_string(),
                 ]
             })
             .collect();
+        t.verdict_col = Some(7);
         d.push(Block::Table(t));
         d
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use sims::stats::student_t_975;
-
-    use super::*;
-
-    fn e(mean: f64, std: f64, n: u32) -> MetricEstimate {
-        let half = student_t_975((n - 1) as f64) * std / (n as f64).sqrt();
-        MetricEstimate {
-            mean,
-            ci95: [mean - half, mean + half],
-            std,
-            n,
-            unit: "s".into(),
-        }
-    }
-
-    #[test]
-    fn three_way_calls() {
-        let a = e(10.0, 0.1, 20);
-        assert_eq!(
-            call(&a, &e(10.0, 0.1, 20), 0.02, Better::Lower).0,
-            Call::NoChange
-        );
-        assert_eq!(
-            call(&a, &e(10.5, 0.1, 20), 0.02, Better::Lower).0,
-            Call::Regressed
-        );
-        assert_eq!(
-            call(&a, &e(9.5, 0.1, 20), 0.02, Better::Lower).0,
-            Call::Improved
-        );
-        assert_eq!(
-            call(&a, &e(10.1, 0.1, 20), 0.02, Better::Lower).0,
-            Call::WithinNoise
-        );
-        assert_eq!(
-            call(&a, &e(10.5, 0.1, 20), 0.02, Better::Neither).0,
-            Call::Increased
-        );
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        let flips = [Flip {
-            scenario: "<x>".into(),
-            claim: "c & d".into(),
-            point: Some(0),
-            a: Verdict::Holds,
-            b: Verdict::Fails,
-        }];
-        let row = Row {
-            scenario: "s".into(),
-            point: 0,
-            point_label: "a | <b>".into(),
-            metric: "m".into(),
-            a: e(1.0, 0.1, 5),
-            b: e(2.0, 0.1, 5),
-            rel_change: 1.0,
-            rel_ci: (0.9, 1.1),
-            p_value: 0.001,
-            call: Call::Increased,
-        };
-        let report = Report {
-            a: Path::new("runs/<a>"),
-            b: Path::new("runs/b"),
-            summary_line: "1 metrics compared",
-            flips: &flips,
-            notes: &["scenario `<y>` only in A".to_string()],
-            rows: &[&row],
-        };
-        let doc = report.document();
-        let h = to_html(&doc, Path::new("/nonexistent")).unwrap();
-        for escaped in [
-            "&lt;x&gt;",
-            "c &amp; d",
-            "a | &lt;b&gt;",
-            "runs/&lt;a&gt;",
-            "`&lt;y&gt;`",
-        ] {
-            assert!(h.contains(escaped), "{escaped} in {h}");
-        }
-        assert!(!h.contains("<x>") && !h.contains("<b>") && !h.contains("<y>"));
-        assert!(h.contains("<td class=\"fails\">fails</td>"));
-        let md = to_markdown(&doc);
-        assert!(md.contains("| s | a \\| &lt;b&gt; | m |"), "{md}");
-        // Paths in code spans stay as written: Markdown shows them literally.
-        assert!(md.contains("`runs/<a>`") && md.contains("`<y>`"), "{md}");
-    }
-}
+mod tests;
