@@ -219,3 +219,45 @@ fn bad_params_name_the_field() {
         assert_eq!(e.path(), field, "{src}: {e}");
     }
 }
+
+#[test]
+fn the_kernel_checks_its_keys_and_measures_throughput() {
+    use crate::real::{Kernel, KernelContext};
+    let k = ThermalSustained;
+    let t = k.check(&toml::Table::new()).unwrap();
+    assert_eq!(t["trials"].as_integer(), Some(3));
+    for (src, field) in [
+        ("seconds = 0", "seconds"),
+        ("trials = 0", "trials"),
+        ("sample_ms = 1", "sample_ms"),
+        ("window_fraction = 0.9", "window_fraction"),
+        ("secs = 3", "secs"),
+    ] {
+        let e = k.check(&src.parse().unwrap()).unwrap_err();
+        assert_eq!(e.path(), field, "{src}: {e}");
+    }
+    assert!(
+        k.available(&toml::Table::new())
+            .unwrap()
+            .starts_with("CPU workload")
+    );
+    let progress = |_: &str| {};
+    let ctx = KernelContext {
+        seed: 1,
+        quick: false,
+        progress: &progress,
+    };
+    let real: toml::Table = "seconds = 1\ntrials = 2\nsample_ms = 100".parse().unwrap();
+    let r = k.run(&real, &ctx);
+    assert!(r.not_run.is_none(), "{:?}", r.not_run);
+    let d = &r.metrics["throughput_decay_fraction"];
+    assert_eq!(d.n, 2);
+    assert!(r.metrics["throughput_first_window_per_s"].value > 0.0);
+    assert_eq!(r.series[0].lines.len(), 2);
+    assert!(r.environment.contains_key("sensors"));
+    // Temperatures only where the machine has sensors.
+    assert_eq!(
+        r.metrics.contains_key("temp_rise_c"),
+        r.series.iter().any(|s| s.id == "real-temperatures")
+    );
+}
