@@ -26,5 +26,6 @@ pub mod simulation;
 pub mod speculative;
 pub mod stats;
 pub mod tail_sampling;
+pub mod thermal;
 pub mod time;
 pub mod tool;

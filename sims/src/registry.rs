@@ -13,6 +13,7 @@ use crate::room::Registered;
 use crate::simulation::Simulation;
 use crate::speculative::Speculative;
 use crate::tail_sampling::TailSampling;
+use crate::thermal::Thermal;
 use crate::tool::{ArgValue, Tool};
 
 /// All registered simulations, sorted by name.
@@ -26,6 +27,7 @@ pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<Queue>::NEW,
     &Registered::<Speculative>::NEW,
     &Registered::<TailSampling>::NEW,
+    &Registered::<Thermal>::NEW,
 ];
 
 /// The simulation called `name`.
