@@ -36,6 +36,17 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Write a commented scenario template for a simulation (stdout, or --out FILE).
+    New {
+        /// The simulation (`lab list` shows them).
+        sim: String,
+        /// The claim's text, in your words.
+        #[arg(long)]
+        claim: Option<String>,
+        /// Write the template to this file (never overwritten) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run scenarios and write summaries, result tables, reports and charts.
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.

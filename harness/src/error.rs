@@ -195,11 +195,25 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate nearest to `word`, if it is close enough to be a plausible typo.
+/// The same words in another order (`p99_sojourn` for `sojourn_p99`) count as a typo too.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split(['_', '.', '-']).map(str::to_lowercase).collect();
+        w.sort();
+        w
+    };
+    let mine = words(word);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(word, c), c))
+        .map(|c| {
+            let d = if words(c) == mine {
+                1
+            } else {
+                edit_distance(word, c)
+            };
+            (d, c)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -219,6 +233,15 @@ pub fn suggest_from_serde_message(msg: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_finds_typos_and_reordered_words() {
+        let names = ["sojourn_p99", "wait_mean", "utilization"];
+        assert_eq!(nearest("p99_sojourn", names), Some("sojourn_p99"));
+        assert_eq!(nearest("wait_maen", names), Some("wait_mean"));
+        assert_eq!(nearest("utilisation", names), Some("utilization"));
+        assert_eq!(nearest("throughput", names), None);
+    }
 
     #[test]
     fn renders_location_and_caret() {

@@ -63,6 +63,7 @@ fn dispatch(command: Command) -> Result<u8, LabError> {
         Command::List { json } => cmd::list::run(json),
         Command::Hw { json } => cmd::hw::run(json),
         Command::Check { paths } => cmd::check::run(&paths),
+        Command::New { sim, claim, out } => cmd::new::run(&sim, claim.as_deref(), out.as_deref()),
         Command::Run(args) => cmd::run::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Report { run_dir } => cmd::report::run(&run_dir),

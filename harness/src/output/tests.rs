@@ -195,8 +195,8 @@ fn charts_render_to_png_and_svg() {
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.contains("Mean wait vs load"));
-    assert!(svg_text.contains("article claim (holds)"));
-    assert!(svg_text.contains("article claim (inconclusive)"));
+    assert!(svg_text.contains("claim (holds)"));
+    assert!(svg_text.contains("claim (inconclusive)"));
 }
 
 #[test]

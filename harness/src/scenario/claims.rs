@@ -103,6 +103,68 @@ impl Rule {
     }
 }
 
+/// The claim's metric, with a problem reported when the room does not emit it (with a
+/// did-you-mean) or when it is a real measurement and the scenario runs no kernel.
+fn check_metric(
+    i: usize,
+    c: &ClaimSpec,
+    sim: &dyn Simulation,
+    has_real: bool,
+    pr: &mut Problems<'_>,
+) -> MetricSource {
+    let here = |k: &str| vec![key("claims"), Seg::Index(i), key(k)];
+    let source = MetricSource::parse(&c.metric);
+    match &source {
+        MetricSource::Real(_) if !has_real => pr.at(
+            &here("metric"),
+            false,
+            format!(
+                "`{}` is a real kernel's measurement, and this scenario has no [real] table",
+                c.metric
+            ),
+            Some("add [real] to run the room's kernel, or use a model metric".into()),
+        ),
+        MetricSource::Real(_) => {}
+        MetricSource::Model(name) => {
+            if sim.metric_def(name).is_none() {
+                let names = sim.metrics().iter().map(|m| m.name);
+                let help = match nearest(name, names) {
+                    Some(n) => format!("did you mean `{n}`?"),
+                    None => format!(
+                        "`{}` emits: {}",
+                        sim.name(),
+                        sim.metrics()
+                            .iter()
+                            .map(|m| m.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                pr.at(
+                    &here("metric"),
+                    false,
+                    format!("`{}` does not emit metric `{name}`", sim.name()),
+                    Some(help),
+                );
+            }
+        }
+    }
+    source
+}
+
+/// When the points could not be built (a parameter's error): the claims' metrics are still
+/// checked, so a file's problems are all reported at once.
+pub(super) fn check_metrics(
+    specs: &[ClaimSpec],
+    sim: &dyn Simulation,
+    has_real: bool,
+    pr: &mut Problems<'_>,
+) {
+    for (i, c) in specs.iter().enumerate() {
+        check_metric(i, c, sim, has_real, pr);
+    }
+}
+
 /// The help line for a malformed `expect`.
 const EXPECT_SHAPES: &str = "expected { approx = V, rel_tol = R } or { approx = V, abs_tol = A }, { lt = V }, { gt = V }, { gt = A, lt = B } or { between = [A, B] }";
 
@@ -129,42 +191,7 @@ pub(super) fn resolve(
                 None,
             );
         }
-        let source = MetricSource::parse(&c.metric);
-        match &source {
-            MetricSource::Real(_) if !has_real => pr.at(
-                &here("metric"),
-                false,
-                format!(
-                    "`{}` is a real kernel's measurement, and this scenario has no [real] table",
-                    c.metric
-                ),
-                Some("add [real] to run the room's kernel, or use a model metric".into()),
-            ),
-            MetricSource::Real(_) => {}
-            MetricSource::Model(name) => {
-                if sim.metric_def(name).is_none() {
-                    let names = sim.metrics().iter().map(|m| m.name);
-                    let help = match nearest(name, names) {
-                        Some(n) => format!("did you mean `{n}`?"),
-                        None => format!(
-                            "`{}` emits: {}",
-                            sim.name(),
-                            sim.metrics()
-                                .iter()
-                                .map(|m| m.name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    };
-                    pr.at(
-                        &here("metric"),
-                        false,
-                        format!("`{}` does not emit metric `{name}`", sim.name()),
-                        Some(help),
-                    );
-                }
-            }
-        }
+        let source = check_metric(i, c, sim, has_real, pr);
         let expected = match Expectation::from_wire(&c.expect) {
             Ok(e @ Expectation::Matches { .. }) if !has_real => {
                 // A real metric without [real] has its own error above.

@@ -305,6 +305,7 @@ pub fn load_bytes(
 
     let mut points = points::expand(&sf, sim, replications, opts, file, doc.as_ref(), &mut pr);
     if !pr.out.is_empty() {
+        claims::check_metrics(&sf.claims, sim, sf.real.is_some(), &mut pr);
         pr.finish()?;
     }
     sources::resolve(&sf, &mut points, &mut pr);

@@ -395,3 +395,39 @@ fn hw_removes_the_throwaway_clusters_of_dead_runs_and_nothing_else() {
     }
     assert!(live.exists());
 }
+
+#[test]
+fn lab_new_writes_a_template_that_checks_for_every_simulation() {
+    let t = tempdir();
+    let names: Vec<&str> = sims::registry::SIMULATIONS
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    for name in names {
+        let f = t.path().join(format!("{name}.toml"));
+        lab(
+            t.path(),
+            &[
+                "new",
+                name,
+                "--claim",
+                "our \"own\" claim",
+                "--out",
+                f.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+        let r = lab(t.path(), &["check", f.to_str().unwrap()]);
+        assert_eq!(
+            r.code,
+            0,
+            "{name}: {}\n{}",
+            r.stderr,
+            std::fs::read_to_string(&f).unwrap()
+        );
+        // Never overwritten.
+        lab(t.path(), &["new", name, "--out", f.to_str().unwrap()]).expect_code(1);
+    }
+    let r = lab(t.path(), &["new", "queu"]).expect_code(1);
+    assert!(r.stderr.contains("did you mean `queue`?"), "{}", r.stderr);
+}

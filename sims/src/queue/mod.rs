@@ -27,6 +27,7 @@ mod tests;
 
 pub use params::{ArrivalProcess, QueueParams, ServiceDist};
 
+use crate::params::ParamsError;
 use crate::room::Room;
 use crate::simulation::{MetricDef, Outcome, RunContext, RunError, Work};
 
@@ -54,6 +55,21 @@ impl Room for Queue {
             unit: "customers",
             per_second: 3e6,
         })
+    }
+
+    fn complete_table(table: &toml::Table) -> Option<toml::Table> {
+        // `utilization` in place of `arrival_rate`: the rate is derived in `prepare`; NaN marks
+        // it as not given, so giving both is an error `validate` can see.
+        if table.contains_key("utilization") && !table.contains_key("arrival_rate") {
+            let mut t = table.clone();
+            t.insert("arrival_rate".into(), toml::Value::Float(f64::NAN));
+            return Some(t);
+        }
+        None
+    }
+
+    fn prepare(p: &mut QueueParams) -> Result<(), ParamsError> {
+        p.derive_rate()
     }
 
     fn run(params: &QueueParams, ctx: &RunContext) -> Result<Outcome, RunError> {

@@ -14,6 +14,10 @@ use crate::room::Validate;
 pub struct QueueParams {
     /// Customers per second, all classes together. Default 0.5.
     pub arrival_rate: f64,
+    /// Server utilization ρ = λ·E[S]/c, in place of `arrival_rate` (give one of the two): the
+    /// arrival rate is derived from it, the servers and the service mean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
     /// How arrivals are spaced. Default Poisson.
     pub arrival_process: ArrivalProcess,
     /// Inter-arrival gaps in seconds for `arrival_process = "trace"` (cycled).
@@ -38,6 +42,7 @@ impl Default for QueueParams {
     fn default() -> Self {
         QueueParams {
             arrival_rate: 0.5,
+            utilization: None,
             arrival_process: ArrivalProcess::Poisson,
             arrival_trace: Vec::new(),
             servers: 1,
@@ -211,10 +216,52 @@ impl QueueParams {
     }
 }
 
+impl QueueParams {
+    /// The arrival rate from `utilization` when that was given (after validation).
+    pub(super) fn derive_rate(&mut self) -> Result<(), ParamsError> {
+        if let Some(u) = self.utilization {
+            self.arrival_rate = self.mean_arrival_rate();
+            if !(self.arrival_rate.is_finite() && self.arrival_rate <= MAX_RATE_PER_S) {
+                return Err(ParamsError::out_of_range(
+                    "utilization",
+                    display_number(u),
+                    "a utilization whose arrival rate is at most 1e9 per second (a service mean of 0 has none)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Validate for QueueParams {
     /// Range checks serde cannot express.
     fn validate(&self) -> Result<(), ParamsError> {
+        if let Some(u) = self.utilization {
+            // `complete_table` left the rate unset (NaN) when only `utilization` was given.
+            if !self.arrival_rate.is_nan() {
+                return Err(ParamsError::out_of_range(
+                    "utilization",
+                    display_number(u),
+                    "`utilization` or `arrival_rate`, not both (the rate follows from the utilization)",
+                ));
+            }
+            if !(u.is_finite() && u > 0.0) {
+                return Err(ParamsError::out_of_range(
+                    "utilization",
+                    display_number(u),
+                    "a utilization > 0 (ρ = λ·E[S]/c; ≥ 1 is an overloaded queue)",
+                ));
+            }
+            if self.arrival_process == ArrivalProcess::Trace {
+                return Err(ParamsError::out_of_range(
+                    "utilization",
+                    display_number(u),
+                    "no utilization with arrival_process = \"trace\" (the trace sets the rate)",
+                ));
+            }
+        }
         match self.arrival_process {
+            _ if self.utilization.is_some() => {}
             ArrivalProcess::Trace => {
                 if self.arrival_trace.is_empty() {
                     return Err(ParamsError::out_of_range(
@@ -302,7 +349,10 @@ impl QueueParams {
                 let gaps = &self.arrival_trace;
                 gaps.len() as f64 / gaps.iter().sum::<f64>()
             }
-            _ => self.arrival_rate,
+            _ => match self.utilization {
+                Some(u) => u * f64::from(self.servers) / self.service.mean(),
+                None => self.arrival_rate,
+            },
         }
     }
 

@@ -162,3 +162,22 @@ fn bad_params_name_the_field() {
         assert_eq!(err.path(), path, "{src}: {err}");
     }
 }
+
+#[test]
+fn utilization_gives_the_arrival_rate_and_not_both() {
+    use crate::room::parse_params;
+    let p = parse_params::<Queue>(&table(
+        "servers = 3\nutilization = 0.8\nservice = { dist = \"exp\", mean = 0.5 }",
+    ))
+    .unwrap();
+    assert!((p.arrival_rate - 4.8).abs() < 1e-12, "{}", p.arrival_rate);
+    assert!((p.rho() - 0.8).abs() < 1e-12);
+    let both = parse_params::<Queue>(&table("utilization = 0.8\narrival_rate = 0.5"))
+        .unwrap_err()
+        .to_string();
+    assert!(both.contains("not both"), "{both}");
+    let bad = parse_params::<Queue>(&table("utilization = -1"))
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("utilization"), "{bad}");
+}

@@ -218,7 +218,7 @@ where
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
             .map_err(e)?
-            .label(format!("article claim ({})", v.as_str()))
+            .label(format!("claim ({})", v.as_str()))
             .legend(move |(x, y)| {
                 Polygon::new(
                     vec![(x + 12, y - 8), (x + 20, y), (x + 12, y + 8), (x + 4, y)],
