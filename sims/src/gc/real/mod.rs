@@ -32,7 +32,8 @@ pub struct RealParams {
     pub trials: u32,
     /// Seconds of load per configuration and variant.
     pub duration_s: f64,
-    /// Worker threads (0: the machine's cores).
+    /// Worker threads (0: the machine's cores). Default 1: the load generator and the
+    /// machine's other processes share the cores.
     pub workers: u32,
     /// Offered load per worker, from the system allocator's single-threaded service time.
     pub utilization: f64,
@@ -49,8 +50,8 @@ impl Default for RealParams {
         RealParams {
             trials: 4,
             duration_s: 1.5,
-            workers: 0,
-            utilization: 0.5,
+            workers: 1,
+            utilization: 0.4,
             body_bytes: 50_000,
             micro_ops: 2_000_000,
             children_dir: String::new(),

@@ -330,39 +330,41 @@ fn calibrate(
     workers: u32,
 ) {
     let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let mut cal = toml::Table::new();
     let mut put = |k: &str, x: Option<f64>| {
         if let Some(x) = x {
-            r.calibration.insert(
+            cal.insert(
                 k.into(),
                 toml::Value::Float(crate::real::round_calibration(x)),
             );
         }
     };
-    put(
-        "alloc_ns_system",
-        mean(samples("system", "alloc_ns_per_object")),
-    );
-    put(
-        "alloc_ns_mimalloc",
-        mean(samples("mimalloc", "alloc_ns_per_object")),
-    );
-    put(
-        "alloc_ns_jemalloc",
-        mean(samples("jemalloc", "alloc_ns_per_object")),
-    );
-    put("arrival_rate", Some(rate));
+    for a in ["system", "mimalloc", "jemalloc"] {
+        put(
+            &format!("alloc_ns_{a}"),
+            mean(samples(a, "alloc_ns_per_object")),
+        );
+    }
     // The lognormal with the measured median and mean (the mean sets the load).
     let median = mean(samples("system", "plain_service_p50_ms"));
     let avg = mean(samples("system", "plain_service_mean_ms"));
-    put("service_median_ms", median);
-    if let (Some(m), Some(a)) = (median, avg) {
-        put(
-            "service_sigma",
-            Some((2.0 * (a / m).ln().max(0.0)).sqrt().min(3.0)),
-        );
+    let load = avg.map(|a| rate * a / 1e3 / f64::from(workers));
+    match (median, avg, load) {
+        (Some(m), Some(a), Some(l)) if l < 0.95 => {
+            put("service_median_ms", Some(m));
+            let sigma = (2.0 * (a / m).ln().max(0.0)).sqrt().min(3.0);
+            put("service_sigma", Some(sigma));
+            put("arrival_rate", Some(rate));
+            cal.insert("cores".into(), toml::Value::Integer(i64::from(workers)));
+        }
+        (_, _, Some(l)) => r.findings.push(format!(
+            "the offered rate loaded each worker to {l:.2} (the machine's other processes slowed \
+             the handler down after the probe): the this-machine point is not calibrated, its \
+             queue would have no steady state"
+        )),
+        _ => {}
     }
-    r.calibration
-        .insert("cores".into(), toml::Value::Integer(i64::from(workers)));
+    r.calibration.extend(cal);
 }
 
 fn series(r: &mut KernelReport) {
