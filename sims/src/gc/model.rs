@@ -116,7 +116,7 @@ impl Server {
         for (i, s) in self.slots.iter_mut().enumerate() {
             if let Some(b) = s {
                 self.sched.cancel(b.key);
-                b.finish = b.finish + extra;
+                b.finish += extra;
                 b.key = self
                     .sched
                     .schedule_at(b.finish, Ev::Done(i as u32))
