@@ -47,6 +47,18 @@ pub(super) const METRICS: &[MetricDef] = &[
     )
     .non_negative(),
     MetricDef::new(
+        "latency_p99_gain_ms",
+        "ms",
+        "P99 of the default row (tuning_step 0) minus this row's, on the same random numbers",
+        Better::Higher,
+    ),
+    MetricDef::new(
+        "gc_pause_max_gain_ms",
+        "ms",
+        "longest pause of the default row minus this row's, on the same random numbers",
+        Better::Higher,
+    ),
+    MetricDef::new(
         "gc_count_per_min",
         "1/min",
         "collections started per minute",

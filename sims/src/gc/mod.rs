@@ -63,7 +63,10 @@ impl Room for Gc {
 
     fn work(p: &GcParams) -> Option<Work> {
         Some(Work {
-            units: p.arrival_rate * (p.duration_s + p.warmup_s),
+            // Rows after the first also run the default row (their gain over it).
+            units: p.arrival_rate
+                * (p.duration_s + p.warmup_s)
+                * if p.gc && p.tuning_step > 0 { 2.0 } else { 1.0 },
             unit: "requests",
             per_second: 3e6,
         })
@@ -71,6 +74,23 @@ impl Room for Gc {
 
     fn run(params: &GcParams, ctx: &RunContext) -> Result<Outcome, RunError> {
         let mut out = model::run(params, &ctx.streams)?;
+        if params.gc && params.tuning_step > 0 {
+            // The default row on the same random numbers: what this row gained over it.
+            let base = GcParams {
+                tuning_step: 0,
+                ..params.clone()
+            };
+            let b = model::run(&base, &ctx.streams)?;
+            for (gain, metric) in [
+                ("latency_p99_gain_ms", "latency_p99_ms"),
+                ("gc_pause_max_gain_ms", "gc_pause_max_ms"),
+            ] {
+                if let (Some(x0), Some(x)) = (b.metrics.get(metric), out.metrics.get(metric)) {
+                    let g = x0 - x;
+                    out.set(gain, g);
+                }
+            }
+        }
         facts(params, &mut out);
         Ok(out)
     }

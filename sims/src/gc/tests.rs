@@ -195,3 +195,15 @@ fn the_kernel_is_not_run_without_its_children() {
     assert!(r.not_run.unwrap().contains("allocators"));
     assert!(k.check(&"trials = 0".parse().unwrap()).is_err());
 }
+
+#[test]
+fn the_heap_target_as_coded_gains_nothing_after_the_first_collection() {
+    let coded = est("duration_s = 30\ntuning_step = 1\n", 3, 17);
+    assert!(coded["latency_p99_gain_ms"].mean.abs() < 3.0);
+    let intended = est(
+        "duration_s = 30\ntuning_step = 1\nbudget_via = \"min_heap\"\n",
+        3,
+        17,
+    );
+    assert!(intended["latency_p99_gain_ms"].mean > 5.0);
+}
