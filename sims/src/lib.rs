@@ -13,6 +13,7 @@ pub mod ab_testing;
 pub mod build_cache;
 pub mod des;
 pub mod fingerprint;
+pub mod gc;
 pub mod gpu_serving;
 pub mod idempotency;
 pub mod layer_cache;

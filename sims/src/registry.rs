@@ -3,6 +3,7 @@
 
 use crate::ab_testing::AbTesting;
 use crate::build_cache::BuildCache;
+use crate::gc::Gc;
 use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
 use crate::layer_cache::LayerCache;
@@ -20,6 +21,7 @@ use crate::tool::{ArgValue, Tool};
 pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<AbTesting>::NEW,
     &Registered::<BuildCache>::NEW,
+    &Registered::<Gc>::NEW,
     &Registered::<GpuServing>::NEW,
     &Registered::<Idempotency>::NEW,
     &Registered::<LayerCache>::NEW,
