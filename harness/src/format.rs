@@ -121,6 +121,7 @@ impl Scale {
         };
         match unit {
             "fraction" => plain(0.01, "%".into(), ""),
+            "%" => plain(1.0, "%".into(), ""),
             "s" => time_scale(magnitude),
             "ms" => {
                 let mut t = time_scale(magnitude / 1e3);
@@ -329,6 +330,7 @@ mod tests {
         assert_eq!(fmt_qty(119_000.0, "MB"), "119 GB");
         assert_eq!(fmt_qty(0.5, "MB"), "500 kB");
         assert_eq!(fmt_qty(12.0, "%"), "12 %");
+        assert_eq!(fmt_est(-16.0, [-71.0, 149.0], "%"), "-16 % [-71 %, 149 %]");
         assert_eq!(fmt_qty(3.0, ""), "3");
         assert_eq!(fmt_qty(2.366e-5, "ratio"), "23.66×10⁻⁶ ratio");
         assert_eq!(fmt_qty_short(720e3, "traces/day"), "720 k");
