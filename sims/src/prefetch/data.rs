@@ -93,16 +93,8 @@ impl Dataset {
         split: Split,
         window: usize,
     ) -> impl Iterator<Item = (&[Screen], Screen)> {
-        self.of(split).flat_map(move |s| {
-            (window..s.len()).map(move |t| (&s[t - window..t], s[t]))
-        })
-    }
-
-    /// Windows in a split.
-    pub(crate) fn count(&self, split: Split, window: usize) -> u64 {
         self.of(split)
-            .map(|s| s.len().saturating_sub(window) as u64)
-            .sum()
+            .flat_map(move |s| (window..s.len()).map(move |t| (&s[t - window..t], s[t])))
     }
 
     /// The dataset as CSV: `session_id,step,screen,split`.

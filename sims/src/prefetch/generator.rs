@@ -164,6 +164,30 @@ impl Generator {
     }
 }
 
+/// A fast hash for window keys (a multiply-xorshift of the 128-bit key; the keys are not
+/// adversarial). Map iteration order never reaches a result: sums go through sorted maps.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7cc1_b727_220a_95);
+        }
+    }
+    fn write_u128(&mut self, k: u128) {
+        let x = (k as u64) ^ ((k >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let x = (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        self.0 = x ^ (x >> 32);
+    }
+}
+
+/// A hash map keyed by windows.
+pub(crate) type KeyMap<V> = HashMap<u128, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// A window of screens as a map key (10 bits a screen).
 pub(crate) fn key(screens: &[Screen]) -> u128 {
     screens
@@ -179,7 +203,7 @@ pub(crate) struct Exact {
     /// The law of a screen view (every view after a session's first): the population prior.
     pub(crate) next_marginal: Vec<f64>,
     /// Last screen of each window, by key (for the prior, which never predicts it).
-    pub(crate) last: HashMap<u128, Screen>,
+    pub(crate) last: KeyMap<Screen>,
 }
 
 /// Sorts a law highest first, ties by screen.
@@ -191,8 +215,8 @@ pub(crate) fn rank(dist: &mut [(Screen, f64)]) {
 /// dataset samples them (every window start in every session long enough to have a next screen).
 pub(crate) fn exact(nav: &Generator, window: usize) -> Exact {
     let n = nav.n;
-    let mut acc: BTreeMap<u128, BTreeMap<Screen, f64>> = BTreeMap::new();
-    let mut last = HashMap::new();
+    let mut acc: KeyMap<Vec<(Screen, f64)>> = KeyMap::default();
+    let mut last = KeyMap::default();
     // Screen views after the first of each session (what the population prior counts).
     let mut views = vec![0.0; n];
     for z in 0..nav.intents {
@@ -231,37 +255,49 @@ pub(crate) fn exact(nav: &Generator, window: usize) -> Exact {
             let (a, b) = ((i / n) as Screen, (i % n) as Screen);
             if window == 1 {
                 let k = key(&[a]);
-                *acc.entry(k).or_default().entry(b).or_default() += pz * m;
+                let e = acc.entry(k).or_default();
+                match e.iter_mut().find(|(y, _)| *y == b) {
+                    Some(slot) => slot.1 += pz * m,
+                    None => e.push((b, pz * m)),
+                }
                 last.insert(k, a);
                 continue;
             }
-            let mut stack = vec![(vec![a, b], pz * m)];
-            while let Some((w, m)) = stack.pop() {
-                let (p, c) = (w[w.len() - 2], w[w.len() - 1]);
-                if w.len() == window {
-                    let k = key(&w);
+            let mut w = [0 as Screen; 8];
+            w[0] = a;
+            w[1] = b;
+            let mut stack = vec![(w, 2usize, pz * m)];
+            while let Some((w, len, m)) = stack.pop() {
+                let (p, c) = (w[len - 2], w[len - 1]);
+                if len == window {
+                    let k = key(&w[..len]);
                     let e = acc.entry(k).or_default();
                     for &(x, q) in nav.next(z, Some(p), c) {
-                        *e.entry(x).or_default() += m * q;
+                        match e.iter_mut().find(|(y, _)| *y == x) {
+                            Some(slot) => slot.1 += m * q,
+                            None => e.push((x, m * q)),
+                        }
                     }
                     last.insert(k, c);
                     continue;
                 }
                 for &(x, q) in nav.next(z, Some(p), c) {
-                    let mut w2 = w.clone();
-                    w2.push(x);
-                    stack.push((w2, m * q));
+                    let mut w2 = w;
+                    w2[len] = x;
+                    stack.push((w2, len + 1, m * q));
                 }
             }
         }
     }
-    let total: f64 = acc.values().flat_map(|e| e.values()).sum();
+    // Sorted by key before any sum, so the result never depends on the map's order.
+    let acc: BTreeMap<u128, Vec<(Screen, f64)>> = acc.into_iter().collect();
+    let total: f64 = acc.values().flat_map(|e| e.iter().map(|x| x.1)).sum();
     let all: f64 = views.iter().sum();
     let next_marginal = views.iter().map(|v| v / all).collect();
     let windows = acc
         .into_iter()
         .map(|(k, e)| {
-            let pw: f64 = e.values().sum();
+            let pw: f64 = e.iter().map(|x| x.1).sum();
             let mut d: Vec<(Screen, f64)> = e.into_iter().map(|(x, p)| (x, p / pw)).collect();
             rank(&mut d);
             (k, (pw / total, d))
@@ -279,7 +315,7 @@ impl Exact {
     /// and targets, a shorter history): what a predictor of order `w` can reach at best.
     pub(crate) fn truncate(&self, w: usize) -> Exact {
         let mut acc: BTreeMap<u128, BTreeMap<Screen, f64>> = BTreeMap::new();
-        let mut last = HashMap::new();
+        let mut last = KeyMap::default();
         for (k, (pw, d)) in &self.windows {
             let cur = self.last[k];
             let mask = (1u128 << (10 * w)) - 1;

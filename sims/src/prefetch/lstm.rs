@@ -82,7 +82,10 @@ impl Lstm {
         for l in 0..dims.layers {
             let at = dims.layer_at(l);
             let cols = dims.input(l) + dims.h;
-            fill(&mut w[at..at + 4 * dims.h * cols], 1.0 / (cols as f64).sqrt());
+            fill(
+                &mut w[at..at + 4 * dims.h * cols],
+                1.0 / (cols as f64).sqrt(),
+            );
             let b = at + 4 * dims.h * cols;
             for x in &mut w[b + dims.h..b + 2 * dims.h] {
                 *x = 1.0;
@@ -152,6 +155,7 @@ impl Lstm {
     }
 
     /// The next-screen logits after `x`.
+    #[cfg(test)]
     pub(crate) fn logits(&self, x: &[Screen]) -> Vec<f64> {
         self.forward(x).1
     }
@@ -188,7 +192,12 @@ impl Lstm {
                 let mut dpre = vec![0.0; 4 * h];
                 for j in 0..h {
                     let dh = dh_above[t][j] + dh_next[j];
-                    let (i, f, g, o) = (s.gates[j], s.gates[h + j], s.gates[2 * h + j], s.gates[3 * h + j]);
+                    let (i, f, g, o) = (
+                        s.gates[j],
+                        s.gates[h + j],
+                        s.gates[2 * h + j],
+                        s.gates[3 * h + j],
+                    );
                     let tc = s.c[j].tanh();
                     let dc = dh * o * (1.0 - tc * tc) + dc_next[j];
                     dpre[j] = dc * g * i * (1.0 - i);

@@ -77,6 +77,12 @@ pub(super) const METRICS: &[MetricDef] = &[
         Better::Higher,
     )
     .bounded(f64::NEG_INFINITY, 1.0),
+    MetricDef::new(
+        "p95_saved_ms",
+        "ms",
+        "baseline_load_p95_ms - load_p95_ms",
+        Better::Higher,
+    ),
     share("effective_hit_rate", "taps served from the prefetch cache (finished, not evicted, fresh)"),
     share("cold_start_hit_rate", "hits among taps before live predictions (the prior prefetches)"),
     MetricDef::new(

@@ -34,14 +34,15 @@ pub mod real;
 pub mod size;
 #[cfg(test)]
 mod tests;
+mod tools;
 
 pub use params::{DataParams, GeneratorParams, Predictor, PrefetchParams};
 pub use real::PrefetchKernel;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use data::{Dataset, Split};
-use generator::{Generator, exact};
+use generator::{Exact, Generator};
 use ngram::{Bayes, NGram, Predict, Prior, accuracy};
 
 use crate::params::ParamsError;
@@ -84,46 +85,141 @@ fn emit_sizes(o: &mut Outcome, p: &PrefetchParams) {
     o.set("inference_ms", p.inference_ms);
 }
 
-fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunError> {
-    let nav = Generator::new(&p.data, &p.generator);
-    let ds = dataset(p, &nav, ctx);
+/// What a replication learns from its data: the dataset, the predictors, their held-out
+/// accuracy, and the exact law. It depends on the data's parameters and the replication's
+/// session stream only, so points that differ in the screen-load parameters alone (the
+/// dependence probes of most assumptions) share it: a small cache keeps the last few. Results
+/// are the same with or without it.
+struct Trained {
+    ds: Dataset,
+    ngram: NGram,
+    prior: Prior,
+    exact: Option<Arc<Exact>>,
+    /// The exact law seen through `ngram_order` screens.
+    short: Option<Exact>,
+    accuracy: (u64, u64, u64),
+    prior_top3: (u64, u64),
+}
+
+type Cache<T> = Mutex<Vec<(String, Arc<T>)>>;
+static TRAINED: Cache<Trained> = Mutex::new(Vec::new());
+static EXACT: Cache<Exact> = Mutex::new(Vec::new());
+const KEEP: usize = 8;
+
+fn cached<T>(
+    cache: &Cache<T>,
+    key: String,
+    make: impl FnOnce() -> Result<T, RunError>,
+) -> Result<Arc<T>, RunError> {
+    if let Ok(mut c) = cache.lock() {
+        // Least recently used goes first: a hit moves to the end.
+        if let Some(i) = c.iter().position(|(k, _)| *k == key) {
+            let hit = c.remove(i);
+            let v = Arc::clone(&hit.1);
+            c.push(hit);
+            return Ok(v);
+        }
+    }
+    let v = Arc::new(make()?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= KEEP {
+            c.remove(0);
+        }
+        c.push((key, Arc::clone(&v)));
+    }
+    Ok(v)
+}
+
+fn trained(p: &PrefetchParams, ctx: &RunContext) -> Result<Arc<Trained>, RunError> {
     let window = p.data.window as usize;
-    let screens = p.data.screens as usize;
     let order = (p.ngram_order as usize).min(window);
-    let ngram = NGram::train(&ds, order, p.ngram_min_count, screens);
-    let prior = Prior(ngram.prior.clone());
+    let key = format!(
+        "{:?}",
+        (
+            &p.data,
+            &p.generator,
+            p.sequences,
+            order,
+            p.ngram_min_count,
+            p.predictor,
+            p.log.as_ref().map(|l| Arc::as_ptr(l) as usize),
+            ctx.streams.derive_u64("sessions"),
+        )
+    );
+    cached(&TRAINED, key, || {
+        let nav = Generator::new(&p.data, &p.generator);
+        let ds = dataset(p, &nav, ctx);
+        let ngram = NGram::train(&ds, order, p.ngram_min_count, p.data.screens as usize);
+        let prior = Prior(ngram.prior.clone());
+        let exact = match p.log {
+            Some(_) => None,
+            None => Some(cached(
+                &EXACT,
+                format!("{:?}", (&p.data, &p.generator)),
+                || Ok(generator::exact(&nav, window)),
+            )?),
+        };
+        let bayes = exact.as_ref().map(|e| Bayes {
+            exact: e,
+            window,
+            prior: prior.clone(),
+        });
+        let live: &dyn Predict = match (p.predictor, &bayes) {
+            (params::Predictor::Ngram, _) => &ngram,
+            (params::Predictor::Prior, _) => &prior,
+            (params::Predictor::Bayes, Some(b)) => b,
+            (params::Predictor::Bayes, None) => {
+                return Err(RunError::Infeasible(
+                    "predictor = \"bayes\" needs the generator: it has no posterior for a log (data.sessions)"
+                        .into(),
+                ));
+            }
+        };
+        let accuracy = accuracy(live, &ds, Split::Test, window);
+        let (_, prior3, n) = ngram::accuracy(&prior, &ds, Split::Test, window);
+        drop(bayes);
+        let short = exact.as_ref().map(|e| e.truncate(order));
+        Ok(Trained {
+            ds,
+            ngram,
+            prior,
+            exact,
+            short,
+            accuracy,
+            prior_top3: (prior3, n),
+        })
+    })
+}
+
+fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunError> {
+    let t = trained(p, ctx)?;
+    let window = p.data.window as usize;
     let mut o = Outcome::default();
-    let ex = p.log.is_none().then(|| exact(&nav, window));
-    if let Some(ex) = &ex {
+    if let Some(ex) = &t.exact {
         o.set("bayes_top1_accuracy", ex.bayes_top(1));
         o.set("bayes_top3_accuracy", ex.bayes_top(3));
         o.set("exact_prior_top3_accuracy", ex.prior_top(3));
-        let short = ex.truncate(order);
+    }
+    if let Some(short) = &t.short {
         o.set("bayes_top1_at_order", short.bayes_top(1));
         o.set("bayes_top3_at_order", short.bayes_top(3));
     }
-    let bayes = ex.as_ref().map(|exact| Bayes {
+    let bayes = t.exact.as_ref().map(|exact| Bayes {
         exact,
         window,
-        prior: prior.clone(),
+        prior: t.prior.clone(),
     });
     let live: &dyn Predict = match (p.predictor, &bayes) {
-        (params::Predictor::Ngram, _) => &ngram,
-        (params::Predictor::Prior, _) => &prior,
+        (params::Predictor::Ngram, _) => &t.ngram,
         (params::Predictor::Bayes, Some(b)) => b,
-        (params::Predictor::Bayes, None) => {
-            return Err(RunError::Infeasible(
-                "predictor = \"bayes\" needs the generator: it has no posterior for a log (data.sessions)"
-                    .into(),
-            ));
-        }
+        _ => &t.prior,
     };
-    let (h1, h3, n) = accuracy(live, &ds, Split::Test, window);
+    let (h1, h3, n) = t.accuracy;
     o.set_proportion("top1_accuracy", h1, n);
     o.set_proportion("top3_accuracy", h3, n);
-    let (_, prior3, n) = accuracy(&prior, &ds, Split::Test, window);
-    o.set_proportion("prior_top3_accuracy", prior3, n);
-    o.set("ngram_contexts", ngram.contexts() as f64);
+    o.set_proportion("prior_top3_accuracy", t.prior_top3.0, t.prior_top3.1);
+    o.set("ngram_contexts", t.ngram.contexts() as f64);
+    let (ds, prior) = (&t.ds, &t.prior);
 
     let take = if p.des_sessions == 0 {
         usize::MAX
@@ -131,7 +227,7 @@ fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunE
         p.des_sessions as usize
     };
     let mut rng = ctx.streams.stream("loads");
-    let mut loads = load::replay(p, ds.of(Split::Test).take(take), live, &prior, &mut rng);
+    let mut loads = load::replay(p, ds.of(Split::Test).take(take), live, prior, &mut rng);
     let taps = loads.with.len() as u64;
     let (p50, p95, q) = (
         load::quantile(&mut loads.with, 0.5),
@@ -151,6 +247,7 @@ fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunE
     o.set("baseline_load_q_ms", bq);
     o.set("p50_reduction_fraction", 1.0 - p50 / b50);
     o.set("p95_reduction_fraction", 1.0 - p95 / b95);
+    o.set("p95_saved_ms", b95 - p95);
     o.set_proportion("effective_hit_rate", loads.hits, taps);
     o.set_proportion("cold_start_hit_rate", loads.cold_hits, loads.cold_taps);
     emit_sizes(&mut o, p);
@@ -188,6 +285,10 @@ impl Room for Prefetch {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&PrefetchKernel]
+    }
+
+    fn tools() -> &'static [crate::tool::Tool] {
+        tools::TOOLS
     }
 
     fn prepare(p: &mut PrefetchParams) -> Result<(), ParamsError> {

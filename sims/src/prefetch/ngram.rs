@@ -1,10 +1,8 @@
 //! The predictors the model runs: the population prior, the n-gram with backoff, and the
 //! generator's exact posterior (Bayes). The LSTM lives in the real kernel.
 
-use std::collections::HashMap;
-
 use super::data::{Dataset, Split};
-use super::generator::{Exact, Screen, key};
+use super::generator::{Exact, KeyMap, Screen, key};
 
 /// Something that ranks next screens given a history (oldest first, current last).
 pub(crate) trait Predict {
@@ -27,7 +25,7 @@ struct Counts {
 pub(crate) struct NGram {
     order: usize,
     min_count: u32,
-    contexts: HashMap<u128, Counts>,
+    contexts: KeyMap<Counts>,
     /// Screens by training frequency as a next screen (the population prior).
     pub(crate) prior: Vec<Screen>,
 }
@@ -35,7 +33,7 @@ pub(crate) struct NGram {
 impl NGram {
     /// Trained on `ds`'s training sessions.
     pub(crate) fn train(ds: &Dataset, order: usize, min_count: u32, screens: usize) -> NGram {
-        let mut contexts: HashMap<u128, Counts> = HashMap::new();
+        let mut contexts: KeyMap<Counts> = KeyMap::default();
         for s in ds.of(Split::Train) {
             for t in 1..s.len() {
                 for len in 0..=order.min(t) {

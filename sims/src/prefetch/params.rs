@@ -233,7 +233,12 @@ impl Validate for PrefetchParams {
             ));
         }
         require_positive("generator.out_degree_alpha", g.out_degree_alpha)?;
-        require_count("generator.max_out_degree", g.max_out_degree, 1..=64, "links")?;
+        require_count(
+            "generator.max_out_degree",
+            g.max_out_degree,
+            1..=64,
+            "links",
+        )?;
         require_count("generator.intents", g.intents, 1..=16, "intents")?;
         if !(g.intent_boost.is_finite() && g.intent_boost >= 1.0 && g.intent_boost <= 100.0) {
             return Err(ParamsError::out_of_range(
@@ -250,9 +255,19 @@ impl Validate for PrefetchParams {
             ));
         }
         require_count("ngram_order", self.ngram_order, 0..=8, "screens")?;
-        require_count("ngram_min_count", self.ngram_min_count, 1..=1000, "sequences")?;
+        require_count(
+            "ngram_min_count",
+            self.ngram_min_count,
+            1..=1000,
+            "sequences",
+        )?;
         require_count("prefetch_k", self.prefetch_k, 0..=d.screens - 1, "screens")?;
-        require_count("warmup_transitions", self.warmup_transitions, 0..=100, "transitions")?;
+        require_count(
+            "warmup_transitions",
+            self.warmup_transitions,
+            0..=100,
+            "transitions",
+        )?;
         require_count("cache_screens", self.cache_screens, 0..=1000, "screens")?;
         require_count("lstm_embedding", self.lstm_embedding, 1..=1024, "units")?;
         require_count("lstm_hidden", self.lstm_hidden, 1..=1024, "units")?;

@@ -28,7 +28,11 @@ impl Matrix {
     fn new(w: &[f64], rows: usize, cols: usize, int8: bool) -> Matrix {
         let f: Vec<f32> = w.iter().map(|&x| x as f32).collect();
         if !int8 {
-            return Matrix { rows, cols, m: Mat::F32(f) };
+            return Matrix {
+                rows,
+                cols,
+                m: Mat::F32(f),
+            };
         }
         let mut q = Vec::with_capacity(rows * cols);
         let mut scale = Vec::with_capacity(rows);
@@ -37,9 +41,16 @@ impl Matrix {
             let max = row.iter().fold(0.0f32, |m, x| m.max(x.abs()));
             let s = if max > 0.0 { max / 127.0 } else { 1.0 };
             scale.push(s);
-            q.extend(row.iter().map(|x| (x / s).round().clamp(-127.0, 127.0) as i8));
+            q.extend(
+                row.iter()
+                    .map(|x| (x / s).round().clamp(-127.0, 127.0) as i8),
+            );
         }
-        Matrix { rows, cols, m: Mat::I8 { q, scale } }
+        Matrix {
+            rows,
+            cols,
+            m: Mat::I8 { q, scale },
+        }
     }
 
     /// `out[r] = row_r · x + bias[r]`; int8 quantizes `x` on the fly.
@@ -83,10 +94,14 @@ impl Matrix {
 
     fn write(&self, out: &mut Vec<u8>) {
         match &self.m {
-            Mat::F32(w) => w.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Mat::F32(w) => w
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Mat::I8 { q, scale } => {
                 out.extend(q.iter().map(|&x| x as u8));
-                scale.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                scale
+                    .iter()
+                    .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
             }
         }
     }
@@ -179,14 +194,23 @@ impl Model {
     pub(crate) fn serialize(&self) -> Vec<u8> {
         let d = self.dims;
         let mut out = Vec::new();
-        for x in [0x5046_4c4d, 1, d.v, d.e, d.h, d.layers, usize::from(self.int8)] {
+        for x in [
+            0x5046_4c4d,
+            1,
+            d.v,
+            d.e,
+            d.h,
+            d.layers,
+            usize::from(self.int8),
+        ] {
             out.extend_from_slice(&(x as u32).to_le_bytes());
         }
         debug_assert_eq!(out.len(), HEADER_BYTES);
         self.emb.write(&mut out);
         for (w, b) in &self.layers {
             w.write(&mut out);
-            b.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+            b.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         }
         self.dense.write(&mut out);
         self.dense_bias

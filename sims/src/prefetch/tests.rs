@@ -46,7 +46,10 @@ fn the_exact_law_is_a_distribution_and_its_predictor_scores_the_bayes_rate() {
     let (nav, ds) = data(&p, 7);
     let ex = exact(&nav, 5);
     let total: f64 = ex.windows.values().map(|e| e.0).sum();
-    assert!((total - 1.0).abs() < 1e-9, "window probabilities sum to {total}");
+    assert!(
+        (total - 1.0).abs() < 1e-9,
+        "window probabilities sum to {total}"
+    );
     for (pw, d) in ex.windows.values().take(1000) {
         assert!(*pw > 0.0);
         let s: f64 = d.iter().map(|e| e.1).sum();
@@ -62,11 +65,23 @@ fn the_exact_law_is_a_distribution_and_its_predictor_scores_the_bayes_rate() {
     // (windows of one session are dependent: 4 standard errors).
     let (h1, h3, n) = accuracy(&bayes, &ds, Split::Test, 5);
     assert!(n > 10_000);
-    assert!(within(h1, n, ex.bayes_top(1), 4.0, 0.0), "top-1 {h1}/{n} vs {}", ex.bayes_top(1));
-    assert!(within(h3, n, ex.bayes_top(3), 4.0, 0.0), "top-3 {h3}/{n} vs {}", ex.bayes_top(3));
+    assert!(
+        within(h1, n, ex.bayes_top(1), 4.0, 0.0),
+        "top-1 {h1}/{n} vs {}",
+        ex.bayes_top(1)
+    );
+    assert!(
+        within(h3, n, ex.bayes_top(3), 4.0, 0.0),
+        "top-3 {h3}/{n} vs {}",
+        ex.bayes_top(3)
+    );
     // The prior, exactly and as trained.
     let (_, p3, n) = accuracy(&Prior(ngram.prior.clone()), &ds, Split::Test, 5);
-    assert!(within(p3, n, ex.prior_top(3), 4.0, 0.0), "prior {p3}/{n} vs {}", ex.prior_top(3));
+    assert!(
+        within(p3, n, ex.prior_top(3), 4.0, 0.0),
+        "prior {p3}/{n} vs {}",
+        ex.prior_top(3)
+    );
 }
 
 #[test]
@@ -78,8 +93,16 @@ fn the_ngram_reaches_the_bayes_rate_where_its_contexts_are_well_counted() {
         let ex = exact(&nav, w as usize);
         let ngram = NGram::train(&ds, w as usize, 3, nav.screens());
         let (h1, h3, n) = accuracy(&ngram, &ds, Split::Test, w as usize);
-        assert!(within(h1, n, ex.bayes_top(1), 4.0, 0.0), "w{w} top-1 {h1}/{n} vs {}", ex.bayes_top(1));
-        assert!(within(h3, n, ex.bayes_top(3), 4.0, 0.0), "w{w} top-3 {h3}/{n} vs {}", ex.bayes_top(3));
+        assert!(
+            within(h1, n, ex.bayes_top(1), 4.0, 0.0),
+            "w{w} top-1 {h1}/{n} vs {}",
+            ex.bayes_top(1)
+        );
+        assert!(
+            within(h3, n, ex.bayes_top(3), 4.0, 0.0),
+            "w{w} top-3 {h3}/{n} vs {}",
+            ex.bayes_top(3)
+        );
     }
 }
 
@@ -112,7 +135,10 @@ fn a_truncated_window_is_the_exact_law_of_a_shorter_history() {
     let mut last = 0.0;
     for w in 0..=5 {
         let b = ex.truncate(w).bayes_top(3);
-        assert!(b >= last - 1e-12, "more history never hurts on the same windows");
+        assert!(
+            b >= last - 1e-12,
+            "more history never hurts on the same windows"
+        );
         last = b;
     }
     // Order 0 is the best constant ranking, which the prior excluding the current screen beats
@@ -132,7 +158,12 @@ fn intent_boost_one_makes_the_process_second_order() {
 
 #[test]
 fn the_lstm_gradient_matches_finite_differences() {
-    let dims = Dims { v: 6, e: 3, h: 4, layers: 2 };
+    let dims = Dims {
+        v: 6,
+        e: 3,
+        h: 4,
+        layers: 2,
+    };
     let mut rng = RngStreams::new(3, 0, 0).stream("w");
     let m = Lstm::new(dims, &mut rng);
     let x = [1u16, 4, 2, 5];
@@ -140,7 +171,10 @@ fn the_lstm_gradient_matches_finite_differences() {
     let mut grad = vec![0.0; dims.params()];
     m.backward(&x, y, &mut grad);
     let loss = |w: &[f64]| {
-        let mm = Lstm { dims, w: w.to_vec() };
+        let mm = Lstm {
+            dims,
+            w: w.to_vec(),
+        };
         let l = mm.logits(&x);
         let max = l.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let s: f64 = l.iter().map(|v| (v - max).exp()).sum();
@@ -163,7 +197,10 @@ fn the_lstm_gradient_matches_finite_differences() {
             at = i;
         }
     }
-    assert!(worst < 1e-5, "worst relative error {worst} at parameter {at}");
+    assert!(
+        worst < 1e-5,
+        "worst relative error {worst} at parameter {at}"
+    );
 }
 
 #[test]
@@ -175,11 +212,19 @@ fn training_learns_and_int8_stays_close_to_float32() {
         .take(4000)
         .map(|(w, y)| (w.to_vec(), y))
         .collect();
-    let dims = Dims { v: nav.screens(), e: 16, h: 32, layers: 2 };
+    let dims = Dims {
+        v: nav.screens(),
+        e: 16,
+        h: 32,
+        layers: 2,
+    };
     let mut rng = RngStreams::new(5, 0, 0).stream("lstm");
     let mut m = Lstm::new(dims, &mut rng);
     let losses = train(&mut m, &samples, 2, 32, 0.01, &mut rng);
-    assert!(losses[1] < losses[0] && losses[1] < (47f64).ln() * 0.7, "{losses:?}");
+    assert!(
+        losses[1] < losses[0] && losses[1] < (47f64).ln() * 0.7,
+        "{losses:?}"
+    );
     let (f, q) = (Model::export(&m, false), Model::export(&m, true));
     // Sizes: the serialized bytes are the arithmetic's, 16,895 parameters at the article's shape.
     assert_eq!(size::lstm_params(47, 16, 32, 2), 16_895);
@@ -191,7 +236,10 @@ fn training_learns_and_int8_stays_close_to_float32() {
     let prior = Prior(NGram::train(&ds, 5, 3, 47).prior);
     let (_, h3p, _) = accuracy(&prior, &ds, Split::Test, 5);
     assert!(h3f > h3p, "the LSTM beats the prior: {h3f} vs {h3p} of {n}");
-    assert!((h3f as f64 - h3q as f64).abs() / (n as f64) < 0.03, "{h3f} vs {h3q} of {n}");
+    assert!(
+        (h3f as f64 - h3q as f64).abs() / (n as f64) < 0.03,
+        "{h3f} vs {h3q} of {n}"
+    );
 }
 
 #[test]
@@ -205,7 +253,10 @@ fn without_render_noise_the_baseline_quantiles_are_closed_form() {
     let p50 = o["baseline_load_p50_ms"].mean;
     let p95 = o["baseline_load_p95_ms"].mean;
     assert!((p50 - 260.0).abs() < 6.0, "{p50}");
-    assert!((p95 - (160.0 + 100.0 * (1.6449 * 1.1f64).exp())).abs() < 30.0, "{p95}");
+    assert!(
+        (p95 - (160.0 + 100.0 * (1.6449 * 1.1f64).exp())).abs() < 30.0,
+        "{p95}"
+    );
     // No prefetch: nothing changes, nothing is spent.
     assert_eq!(o["effective_hit_rate"].mean, 0.0);
     assert_eq!(o["load_p95_ms"].mean, p95);
@@ -262,7 +313,10 @@ fn a_log_round_trips_and_bad_logs_are_refused() {
     ds.write_csv(&mut csv).unwrap();
     let text = String::from_utf8(csv).unwrap();
     let back = read_csv(&text, "log.csv", 47).unwrap();
-    assert_eq!(back.len(), ds.sessions.iter().filter(|s| s.len() >= 2).count());
+    assert_eq!(
+        back.len(),
+        ds.sessions.iter().filter(|s| s.len() >= 2).count()
+    );
     let mut sorted = ds.sessions.clone();
     sorted.sort_by_key(|_| 0);
     assert!(back.iter().all(|s| ds.sessions.contains(s)));
@@ -279,12 +333,21 @@ fn bad_parameters_are_refused_by_name() {
     for (text, field) in [
         ("sequences = 10", "sequences"),
         ("data = { window = 0 }", "data.window"),
-        ("generator = { back_prob = 0.7, home_prob = 0.4 }", "generator.home_prob"),
-        ("generator = { intent_boost = 0.5 }", "generator.intent_boost"),
+        (
+            "generator = { back_prob = 0.7, home_prob = 0.4 }",
+            "generator.home_prob",
+        ),
+        (
+            "generator = { intent_boost = 0.5 }",
+            "generator.intent_boost",
+        ),
         ("prefetch_k = 47", "prefetch_k"),
         ("cdf_quantile = 1.0", "cdf_quantile"),
         ("hit_render_fraction = 1.5", "hit_render_fraction"),
-        ("data = { sessions = \"/nonexistent/log.csv\" }", "data.sessions"),
+        (
+            "data = { sessions = \"/nonexistent/log.csv\" }",
+            "data.sessions",
+        ),
     ] {
         let t: toml::Table = text.parse().unwrap();
         let e = check::<Prefetch>(&t).unwrap_err();
