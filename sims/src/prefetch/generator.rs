@@ -85,6 +85,7 @@ impl Generator {
         let mut table = Vec::with_capacity(intents * (n + 1) * n);
         for z in 0..intents {
             for prev in 0..=n {
+                #[allow(clippy::needless_range_loop)] // `cur` is also a screen id
                 for cur in 0..n {
                     let mut dist = Vec::new();
                     if cur == 0 {
@@ -175,7 +176,7 @@ impl std::hash::Hasher for KeyHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7cc1_b727_220a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
     }
     fn write_u128(&mut self, k: u128) {

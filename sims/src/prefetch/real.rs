@@ -302,7 +302,7 @@ fn run(p: &RealParams, ctx: &KernelContext) -> KernelReport {
     let kb = |b: usize| b as f64 / 1000.0;
     let prior_kb = kb(4 * nav.screens());
     let ngram_kb = kb(ngram.contexts() * 24);
-    let mut by_size = vec![
+    let mut by_size = [
         (prior_kb, prior_acc),
         (kb(b8), int8_acc),
         (kb(b32), fp32_acc),
