@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod layer_cache;
 pub mod migrations;
 pub mod params;
+pub mod prefetch;
 pub mod queue;
 pub mod real;
 pub mod registry;

@@ -8,6 +8,7 @@ use crate::gpu_serving::GpuServing;
 use crate::idempotency::Idempotency;
 use crate::layer_cache::LayerCache;
 use crate::migrations::Migrations;
+use crate::prefetch::Prefetch;
 use crate::queue::Queue;
 use crate::real::Kernel;
 use crate::room::Registered;
@@ -26,6 +27,7 @@ pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<Idempotency>::NEW,
     &Registered::<LayerCache>::NEW,
     &Registered::<Migrations>::NEW,
+    &Registered::<Prefetch>::NEW,
     &Registered::<Queue>::NEW,
     &Registered::<Speculative>::NEW,
     &Registered::<TailSampling>::NEW,

@@ -90,10 +90,41 @@ fn run_tool(tool: &Tool, matches: &ArgMatches) -> Result<u8, LabError> {
             args.insert(a.name, raw.to_string_lossy());
         }
     }
+    // A tool that writes CSV to `--out` gets Parquet when the name asks for it: the tool writes
+    // a temporary CSV beside it, converted here (the models never link the parquet crate).
+    let parquet = command
+        .args
+        .iter()
+        .any(|a| a.name == "out" && matches!(a.value, ArgValue::Path))
+        .then(|| args.path("out"))
+        .flatten()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"));
+    let staged = parquet
+        .as_ref()
+        .map(|p| p.with_extension("parquet.csv.tmp"));
+    if let Some(tmp) = &staged {
+        args.insert("out", tmp.to_string_lossy());
+    }
     let mut out = Vec::new();
-    match (command.run)(&args, &mut out) {
+    let result = (command.run)(&args, &mut out);
+    if let (Ok(()), Some(path), Some(tmp)) = (&result, &parquet, &staged) {
+        let converted = std::fs::read_to_string(tmp)
+            .map_err(|e| LabError::internal(format!("{}: {e}", tmp.display())))
+            .and_then(|csv| {
+                crate::output::csv_table_to_parquet(path, &csv)
+                    .map_err(|e| LabError::internal(e.to_string()))
+            });
+        let _ = std::fs::remove_file(tmp);
+        converted?;
+    }
+    match result {
         Ok(()) => {
-            super::write_stdout(&String::from_utf8_lossy(&out));
+            let text = String::from_utf8_lossy(&out);
+            let text = match (&parquet, &staged) {
+                (Some(p), Some(t)) => text.replace(&*t.to_string_lossy(), &p.to_string_lossy()),
+                _ => text.into_owned(),
+            };
+            super::write_stdout(&text);
             Ok(exit_code::OK)
         }
         Err(ToolError::BadInput(msg)) => Err(LabError::bad(msg)),

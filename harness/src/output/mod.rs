@@ -71,6 +71,11 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError 
     }
 }
 
+/// Writes a CSV table as Parquet (integer columns INT64, others UTF8).
+pub fn csv_table_to_parquet(path: &Path, csv: &str) -> Result<(), ReportError> {
+    parquet::write_csv_table_parquet(path, csv)
+}
+
 /// Writes results.csv, results.parquet, report.md, report.html and charts into `dir`.
 pub fn write_all(dir: &Path, summary: &Summary, rows: &[ResultRow]) -> Result<(), ReportError> {
     csv::write_rows_csv(&dir.join("results.csv"), rows)?;

@@ -108,3 +108,8 @@ fn every_scenario_runs_quick_and_writes_a_report() {
         }
     }
 }
+
+#[test]
+fn draft_scenarios_check() {
+    lab(&root(), &["check", "scenarios/draft"]).expect_code(0);
+}

@@ -1,0 +1,163 @@
+//! The predictors the model runs: the population prior, the n-gram with backoff, and the
+//! generator's exact posterior (Bayes). The LSTM lives in the real kernel.
+
+use super::data::{Dataset, Split};
+use super::generator::{Exact, KeyMap, Screen, key};
+
+/// Something that ranks next screens given a history (oldest first, current last).
+pub(crate) trait Predict {
+    /// The `k` most likely next screens, best first, into `out` (cleared first).
+    fn top(&self, history: &[Screen], k: usize, out: &mut Vec<Screen>);
+}
+
+/// Counts of next screens after one context, ranked.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    total: u32,
+    next: Vec<(Screen, u32)>,
+}
+
+/// The n-gram: next-screen counts after every context of 0..=order screens in the training
+/// sessions. A prediction takes the longest context seen at least `min_count` times, ranks its
+/// next screens by count, and fills the remaining slots from shorter contexts (backoff) down
+/// to the population prior; it never predicts the current screen.
+#[derive(Debug, Clone)]
+pub(crate) struct NGram {
+    order: usize,
+    min_count: u32,
+    contexts: KeyMap<Counts>,
+    /// Screens by training frequency as a next screen (the population prior).
+    pub(crate) prior: Vec<Screen>,
+}
+
+impl NGram {
+    /// Trained on `ds`'s training sessions.
+    pub(crate) fn train(ds: &Dataset, order: usize, min_count: u32, screens: usize) -> NGram {
+        let mut contexts: KeyMap<Counts> = KeyMap::default();
+        for s in ds.of(Split::Train) {
+            for t in 1..s.len() {
+                for len in 0..=order.min(t) {
+                    let c = contexts.entry(key(&s[t - len..t])).or_default();
+                    c.total += 1;
+                    match c.next.iter_mut().find(|e| e.0 == s[t]) {
+                        Some(e) => e.1 += 1,
+                        None => c.next.push((s[t], 1)),
+                    }
+                }
+            }
+        }
+        for c in contexts.values_mut() {
+            c.next.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        let mut prior: Vec<Screen> = contexts
+            .get(&key(&[]))
+            .map(|c| c.next.iter().map(|e| e.0).collect())
+            .unwrap_or_default();
+        for x in 0..screens as Screen {
+            if !prior.contains(&x) {
+                prior.push(x);
+            }
+        }
+        NGram {
+            order,
+            min_count,
+            contexts,
+            prior,
+        }
+    }
+
+    /// Contexts stored (its size).
+    pub(crate) fn contexts(&self) -> usize {
+        self.contexts.len()
+    }
+}
+
+fn fill(out: &mut Vec<Screen>, cur: Option<Screen>, k: usize, from: impl Iterator<Item = Screen>) {
+    for x in from {
+        if out.len() >= k {
+            return;
+        }
+        if Some(x) != cur && !out.contains(&x) {
+            out.push(x);
+        }
+    }
+}
+
+impl Predict for NGram {
+    fn top(&self, history: &[Screen], k: usize, out: &mut Vec<Screen>) {
+        out.clear();
+        let cur = history.last().copied();
+        let longest = self.order.min(history.len());
+        for len in (1..=longest).rev() {
+            let ctx = &history[history.len() - len..];
+            if let Some(c) = self.contexts.get(&key(ctx)) {
+                if c.total >= self.min_count || len == 1 {
+                    fill(out, cur, k, c.next.iter().map(|e| e.0));
+                }
+            }
+            if out.len() >= k {
+                return;
+            }
+        }
+        fill(out, cur, k, self.prior.iter().copied());
+    }
+}
+
+/// The population prior: the most frequent next screens, other than the current one.
+#[derive(Debug, Clone)]
+pub(crate) struct Prior(pub(crate) Vec<Screen>);
+
+impl Predict for Prior {
+    fn top(&self, history: &[Screen], k: usize, out: &mut Vec<Screen>) {
+        out.clear();
+        fill(out, history.last().copied(), k, self.0.iter().copied());
+    }
+}
+
+/// The generator's exact posterior over the last `window` screens (Bayes-optimal); the prior
+/// for shorter histories.
+pub(crate) struct Bayes<'a> {
+    /// The exact law.
+    pub(crate) exact: &'a Exact,
+    /// Its window.
+    pub(crate) window: usize,
+    /// The fallback.
+    pub(crate) prior: Prior,
+}
+
+impl Predict for Bayes<'_> {
+    fn top(&self, history: &[Screen], k: usize, out: &mut Vec<Screen>) {
+        if history.len() >= self.window {
+            let w = &history[history.len() - self.window..];
+            if let Some((_, d)) = self.exact.windows.get(&key(w)) {
+                out.clear();
+                fill(out, None, k, d.iter().map(|e| e.0));
+                fill(out, w.last().copied(), k, self.prior.0.iter().copied());
+                return;
+            }
+        }
+        self.prior.top(history, k, out);
+    }
+}
+
+/// Top-1 and top-3 hits over a split's windows: (top-1 hits, top-3 hits, windows).
+pub(crate) fn accuracy(
+    p: &dyn Predict,
+    ds: &Dataset,
+    split: Split,
+    window: usize,
+) -> (u64, u64, u64) {
+    let (mut h1, mut h3, mut n) = (0, 0, 0);
+    let mut out = Vec::with_capacity(3);
+    for (ctx, next) in ds.windows(split, window) {
+        p.top(ctx, 3, &mut out);
+        n += 1;
+        if out.first() == Some(&next) {
+            h1 += 1;
+        }
+        if out.contains(&next) {
+            h3 += 1;
+        }
+    }
+    (h1, h3, n)
+}
