@@ -7,7 +7,7 @@ use super::cache::Lru;
 use super::config::TailConfig;
 use super::counts::Counts;
 use super::evaluate::decide;
-use super::ids::{IdMap, Meta};
+use super::ids::{Meta, OrdMap};
 use super::limits::PolicyState;
 use super::ottl::OttlPolicy;
 use super::policy::{AttrValue, Semantics, StatusCode, TraceView};
@@ -85,10 +85,11 @@ pub(super) struct Collector<'a> {
     pub(super) bytes_per_span: f64,
     /// The processor's stateful policies (limits, composites), shared by every trace.
     pub(super) state: PolicyState,
-    pub(super) map: IdMap<Entry>,
-    pub(super) fifo: VecDeque<u128>,
+    /// Held traces by [`Meta::ord`].
+    pub(super) map: OrdMap<Entry>,
+    pub(super) fifo: VecDeque<u64>,
     /// Batches waiting for their decision tick; the front is decided next.
-    pub(super) batches: VecDeque<Vec<u128>>,
+    pub(super) batches: VecDeque<Vec<u64>>,
     pub(super) sampled: Lru,
     pub(super) not_sampled: Lru,
     pub(super) pending: u64,
@@ -111,7 +112,7 @@ impl Collector<'_> {
         n: u32,
         error: bool,
     ) {
-        let id = meta.id;
+        let (id, key) = (meta.id, meta.ord);
         // Late spans: caches first, then an inherited decision.
         if self.sampled.get(id) {
             self.counts.stored_spans += n as u64;
@@ -126,7 +127,7 @@ impl Collector<'_> {
             }
             return;
         }
-        if let Some(e) = self.map.get_mut(&id) {
+        if let Some(e) = self.map.get_mut(&key) {
             match e.decided {
                 Some(kept) => {
                     if kept {
@@ -155,7 +156,7 @@ impl Collector<'_> {
             self.evict_oldest();
         }
         self.map.insert(
-            id,
+            key,
             Entry {
                 meta,
                 root,
@@ -167,11 +168,11 @@ impl Collector<'_> {
                 first: !after_first,
             },
         );
-        self.fifo.push_back(id);
+        self.fifo.push_back(key);
         self.batches
             .back_mut()
             .expect("pipeline is never empty")
-            .push(id);
+            .push(key);
         self.pending += 1;
         self.buffered_spans += n as u64;
         self.counts.peak_pending = self.counts.peak_pending.max(self.pending);
@@ -202,8 +203,10 @@ impl Collector<'_> {
     pub(super) fn tick(&mut self, now_ns: u64) {
         self.state.now_ns = now_ns as i64;
         let due = self.batches.pop_front().unwrap_or_default();
-        for id in due {
-            let Some(e) = self.map.get(&id) else { continue };
+        for key in due {
+            let Some(e) = self.map.get(&key) else {
+                continue;
+            };
             if e.decided.is_some() {
                 continue;
             }
@@ -221,6 +224,7 @@ impl Collector<'_> {
                 None,
             );
             let (meta, root, spans) = (e.meta, e.root, e.spans);
+            let id = meta.id;
             if !root && e.first {
                 // Decided on part of the trace: the root (and with it the full duration, and
                 // an ERROR on it) comes later.
@@ -243,8 +247,8 @@ impl Collector<'_> {
                 self.not_sampled.enabled()
             };
             if cached {
-                self.map.remove(&id);
-            } else if let Some(e) = self.map.get_mut(&id) {
+                self.map.remove(&key);
+            } else if let Some(e) = self.map.get_mut(&key) {
                 e.decided = Some(f.sampled);
                 e.spans = 0;
             }
