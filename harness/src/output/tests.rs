@@ -332,3 +332,40 @@ fn writers_render_every_block_and_escape_it() {
         assert!(html.contains(want), "{want:?} in {html}");
     }
 }
+
+/// One x value: dots, not a line to nowhere; a claim sits on (and wears the colour of) the
+/// line it was judged against; a bound is drawn as a threshold with its legend entry.
+#[test]
+fn chart_facts_name_dots_claim_lines_and_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = mm1_summary();
+    s.points.truncate(2);
+    s.points[1].params = s.points[0].params.clone();
+    s.points[1].params["servers"] = serde_json::json!(2);
+    s.charts[0].series = Some("servers".into());
+    s.claims.truncate(1);
+    s.claims[0].expected = Expected {
+        lt: Some(2.0),
+        ..Default::default()
+    };
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    render_chart(&s.charts[0], &s, &png, &svg).unwrap();
+    let facts: super::chart::ChartFacts =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert!(facts.dots, "{facts:?}");
+    let names: Vec<&str> = facts.legend.iter().map(|l| l[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "servers = 1",
+            "servers = 2",
+            "claim (holds)",
+            "claimed bound (shaded: the claimed side)"
+        ]
+    );
+    assert_eq!(facts.legend[0][1], "dot");
+    assert_eq!(
+        facts.claims,
+        [["c1".to_string(), "servers = 2".to_string()]]
+    );
+}
