@@ -289,7 +289,12 @@ fn uncalibrated(s: &Summary, p: &crate::summary::PointResult) -> bool {
 
 /// Ranges, pinned claim markers, claims side by side, and the legend's corner.
 pub(super) fn fit(mut prepared: Prepared) -> Prepared {
-    prepared.dots = !prepared.lines.is_empty() && prepared.lines.iter().all(|l| l.pts.len() <= 1);
+    // One x value (a quick run's single horizon, or points differing only off the axis): dots.
+    prepared.dots = !prepared.lines.is_empty()
+        && prepared
+            .lines
+            .iter()
+            .all(|l| l.pts.iter().all(|p| p.0 == l.pts[0].0));
     // Claims at one x side by side (14 px apart), so none hides another.
     let xs: Vec<f64> = prepared.claims.iter().map(|c| c.x).collect();
     for i in 0..prepared.claims.len() {
