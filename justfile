@@ -18,7 +18,9 @@ setup: system-deps
 
 # apt packages the real kernels use, installed only when missing: postgresql (server binaries
 # for the throwaway cluster); cmake, clang and libclang-dev (to compile llama.cpp and generate its
-# bindings for the `llama` build). Without them those kernels report not_run or are not built.
+# bindings for the `llama` build); chromium (Debian's) to open every scenario's report.html
+# headless in the test suite and check it fits a 1280 px screen with every chart loaded.
+# Without them those kernels report not_run or are not built, and the browser checks skip.
 system-deps:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -27,6 +29,7 @@ system-deps:
     command -v cmake >/dev/null || need+=(cmake)
     command -v clang >/dev/null || need+=(clang)
     ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
     [ ${#need[@]} -eq 0 ] && exit 0
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
     if command -v apt-get >/dev/null \
@@ -49,7 +52,8 @@ run *args:
 lab *args:
     {{lab}} {{args}}
 
-# the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode; then the
+# the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode (its
+# report.html opened in headless Chromium: no sideways scroll at 1280 px, every chart loaded); then the
 # llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes cold)
 test: system-deps
     cargo test --workspace

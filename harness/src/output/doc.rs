@@ -43,6 +43,67 @@ pub enum Block {
         /// The chart's file name without extension.
         slug: String,
     },
+    /// Links to anchors in the same report: a table of contents, or the claims a decision
+    /// turns on. Each item: the anchor, its text, and an optional verdict shown as a badge.
+    Links(Vec<Link>),
+    /// Claims of record, one compact row each with its details beneath, and the charts that
+    /// judge them (a chart judges a claim when the claim's metric is on its y axis).
+    Claims(ClaimGroup),
+    /// A long table grouped by a key (a point): the key once, as a row spanning the table,
+    /// then its rows.
+    Grouped(GroupedTable),
+}
+
+/// A link to an anchor of the same report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Link {
+    /// The anchor (`claim-p99-under-2s`), without `#`.
+    pub anchor: String,
+    /// The link's text.
+    pub text: String,
+    /// A verdict shown as a badge before the text.
+    pub verdict: Option<String>,
+    /// Text after the link (a one-line why).
+    pub after: String,
+}
+
+/// One claim of record in compact form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaimEntry {
+    /// Its anchor (`claim-<id>`).
+    pub anchor: String,
+    /// The claim's id.
+    pub id: String,
+    /// The sentence claimed.
+    pub text: String,
+    /// Its verdict of record.
+    pub verdict: String,
+    /// Measured vs expected, in human units, and where.
+    pub measured: String,
+    /// What would flip it (`-` when nothing found).
+    pub flip: String,
+    /// Details shown when expanded: reason, note, rule.
+    pub details: Vec<(String, String)>,
+    /// Its what-if rows (other points it was judged at).
+    pub what_if: Option<Table>,
+}
+
+/// Claims shown together, and the charts that judge them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaimGroup {
+    /// The claims, in the decision's order.
+    pub claims: Vec<ClaimEntry>,
+    /// (title, slug) of the charts drawn next to them.
+    pub charts: Vec<(String, String)>,
+}
+
+/// A table whose rows come in named groups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupedTable {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// (group heading, its rows).
+    pub groups: Vec<(String, Vec<Vec<String>>)>,
 }
 
 /// A table: headers and rows of plain-text cells.

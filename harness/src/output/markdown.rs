@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::doc::{Block, Document, Table};
+use super::doc::{Block, ClaimGroup, Document, Table};
 
 /// `s` on one line, inert as HTML and safe in a table cell. Code spans (between backticks) are
 /// left as written: Markdown shows them literally anyway.
@@ -79,7 +79,79 @@ pub fn to_markdown(d: &Document) -> String {
             Block::Image { title, slug } => {
                 let _ = writeln!(out, "![{}](charts/{slug}.png)\n", md_cell(title));
             }
+            Block::Links(items) => {
+                for l in items {
+                    let badge = l
+                        .verdict
+                        .as_deref()
+                        .map(|v| format!("**{v}** "))
+                        .unwrap_or_default();
+                    let after = if l.after.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", md_cell(&l.after))
+                    };
+                    let _ = writeln!(out, "- {badge}[{}](#{}){after}", md_cell(&l.text), l.anchor);
+                }
+                out.push('\n');
+            }
+            Block::Claims(g) => md_claims(&mut out, g),
+            Block::Grouped(t) => {
+                let mut flat =
+                    Table::new(std::iter::once("point".to_string()).chain(t.headers.clone()));
+                for (head, rows) in &t.groups {
+                    for (i, r) in rows.iter().enumerate() {
+                        let first = if i == 0 { head.clone() } else { String::new() };
+                        flat.rows
+                            .push(std::iter::once(first).chain(r.clone()).collect());
+                    }
+                }
+                md_table(&mut out, &flat);
+            }
         }
     }
     out
+}
+
+/// Claims as a compact table, then each claim's details under its anchor.
+fn md_claims(out: &mut String, g: &ClaimGroup) {
+    let mut t = Table::new([
+        "claim",
+        "verdict",
+        "measured vs expected",
+        "what would flip it",
+    ]);
+    t.rows = g
+        .claims
+        .iter()
+        .map(|c| {
+            vec![
+                format!("[{}](#{}): {}", c.id, c.anchor, c.text),
+                format!("**{}**", c.verdict),
+                c.measured.clone(),
+                c.flip.clone(),
+            ]
+        })
+        .collect();
+    md_table(out, &t);
+    for (title, slug) in &g.charts {
+        let _ = writeln!(out, "![{}](charts/{slug}.png)\n", md_cell(title));
+    }
+    for c in &g.claims {
+        // An anchor the links above reach (ids are slugs: nothing to escape).
+        let _ = writeln!(
+            out,
+            "<a id=\"{}\"></a>\n**{}** ({})\n",
+            c.anchor,
+            md_cell(&c.id),
+            c.verdict
+        );
+        for (k, v) in &c.details {
+            let _ = writeln!(out, "- {}: {}", md_cell(k), md_cell(v));
+        }
+        out.push('\n');
+        if let Some(w) = &c.what_if {
+            md_table(out, w);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 
 mod chart;
 mod csv;
+mod decision;
 mod doc;
 mod html;
 mod markdown;
@@ -20,7 +21,7 @@ use crate::summary::{ResultRow, Summary};
 
 pub use chart::render_chart;
 pub use csv::read_rows_csv;
-pub use doc::{Block, Document, Table};
+pub use doc::{Block, ClaimEntry, ClaimGroup, Document, GroupedTable, Link, Table};
 pub use html::{escape_html, to_html};
 pub use markdown::to_markdown;
 pub use report::{counts_line, flip_condition};
@@ -114,7 +115,12 @@ fn render_reports(dir: &Path, summary: &Summary) -> Result<(), ReportError> {
         let png = charts_dir.join(format!("{slug}.png"));
         let svg = charts_dir.join(format!("{slug}.svg"));
         render_chart(spec, summary, &png, &svg)?;
-        charts.push((spec.title.clone(), slug));
+        charts.push(decision::ChartRef {
+            title: spec.title.clone(),
+            slug,
+            metrics: spec.y.clone(),
+            kernel: None,
+        });
     }
     for r in &summary.real {
         for series in &r.series {
@@ -128,7 +134,12 @@ fn render_reports(dir: &Path, summary: &Summary) -> Result<(), ReportError> {
             let png = charts_dir.join(format!("{slug}.png"));
             let svg = charts_dir.join(format!("{slug}.svg"));
             chart::render_series(series, &png, &svg)?;
-            charts.push((series.title.clone(), slug));
+            charts.push(decision::ChartRef {
+                title: series.title.clone(),
+                slug,
+                metrics: Vec::new(),
+                kernel: Some(r.kernel.clone()),
+            });
         }
     }
     let doc = report::build(summary, &charts);

@@ -2,13 +2,16 @@
 //! facts, the verdicts first, the real kernels, the points and the charts. `markdown.rs` and
 //! `html.rs` write it as `report.md` and `report.html`, so the two never disagree.
 
-use super::doc::{Block, Document, Table};
+use super::decision::{self, ChartRef};
+use super::doc::{Block, Document, GroupedTable, Link, Table};
 use crate::analysis::tally;
 use crate::format::{fmt_est, fmt_qty};
 use crate::summary::{RealResult, Summary, VerdictRecord, fmt_num};
 
-/// Builds the report of `s`; `charts` are the (title, slug) of the charts drawn for it.
-pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Document {
+/// Builds the report of `s`; `charts` are the charts drawn for it. The order: the decision
+/// (verdict counts and the claims it turns on), contents, the claims of record with the charts
+/// that judge them, other charts, real kernels, the run's facts, and the points last.
+pub(crate) fn build(s: &Summary, charts: &[ChartRef]) -> Document {
     let title = if s.scenario.title.is_empty() {
         s.scenario.id.clone()
     } else {
@@ -22,55 +25,116 @@ pub(crate) fn build(s: &Summary, charts: &[(String, String)]) -> Document {
              are inconclusive here.",
         );
     }
-    d.push(Block::Definitions(run_facts(s)));
-
     let (mechanism, arithmetic): (Vec<&VerdictRecord>, Vec<&VerdictRecord>) =
         s.verdicts.iter().partition(|v| v.kind != "arithmetic");
+    let said = if s.scenario.article.is_empty() {
+        "the scenario's claims".to_string()
+    } else {
+        format!("the claims of `{}`", s.scenario.article)
+    };
     d.heading(2, "Decision", Some("decision"));
     if s.verdicts.is_empty() {
         d.paragraph("This scenario makes no claims.");
     } else {
-        d.paragraph(counts_line(&mechanism));
-        d.push(Block::Table(decision(s, &mechanism)));
+        d.paragraph(format!("Of {said}: {}", counts_line(&mechanism)));
+        if !arithmetic.is_empty() {
+            d.paragraph(format!("Arithmetic checks: {}", counts_line(&arithmetic)));
+        }
+        let turning = decision::turning(&s.verdicts.iter().collect::<Vec<_>>());
+        if turning.is_empty() {
+            d.paragraph("No claim fails or depends on an assumption.");
+        } else {
+            d.paragraph("The claims that fail or depend on an assumption:");
+            d.push(Block::Links(turning));
+        }
     }
-    if !arithmetic.is_empty() {
+
+    let mut placed: Vec<&str> = Vec::new();
+    let claim_groups = decision::groups(s, &mechanism, charts, &mut placed);
+    let arith_groups = decision::groups(s, &arithmetic, charts, &mut placed);
+    let other_charts: Vec<&ChartRef> = charts
+        .iter()
+        .filter(|c| c.kernel.is_none() && !placed.contains(&c.slug.as_str()))
+        .collect();
+
+    let mut toc = Vec::new();
+    let mut link = |anchor: &str, text: &str| {
+        toc.push(Link {
+            anchor: anchor.into(),
+            text: text.into(),
+            ..Default::default()
+        })
+    };
+    link("decision", "Decision");
+    if !claim_groups.is_empty() {
+        link("claims", "Claims");
+    }
+    if !arith_groups.is_empty() {
+        link("arithmetic", "Arithmetic checks");
+    }
+    if !other_charts.is_empty() {
+        link("charts", "Other charts");
+    }
+    if !s.real.is_empty() {
+        link("real", "Real kernels");
+    }
+    link("run", "Run");
+    link("points", "Points");
+    d.heading(2, "Contents", Some("contents"));
+    d.push(Block::Links(toc));
+
+    if !claim_groups.is_empty() {
+        d.heading(2, "Claims", Some("claims"));
+        d.paragraph(
+            "One row per claim, judged at its point of record; open a row for why, the \
+             mechanism and the what-if points. Charts follow the claims they judge.",
+        );
+        for g in claim_groups {
+            d.push(Block::Claims(g));
+        }
+    }
+    if !arith_groups.is_empty() {
         d.heading(2, "Arithmetic checks", Some("arithmetic"));
-        d.paragraph(format!(
-            "The article's numbers checked against each other or a formula; not counted with the \
-             mechanism's verdicts. {}",
-            counts_line(&arithmetic)
-        ));
-        d.push(Block::Table(decision(s, &arithmetic)));
+        d.paragraph(
+            "The article's numbers checked against each other or a formula; not counted with \
+             the mechanism's verdicts.",
+        );
+        for g in arith_groups {
+            d.push(Block::Claims(g));
+        }
     }
-    d.heading(2, "Every claim at every point", Some("verdicts"));
-    let t = tally(s.claims.iter().map(|c| c.verdict));
-    d.paragraph(format!(
-        "Rows of record first for each claim, then its what-if rows. {} holds, {} fails, {} inconclusive, {} not_run.",
-        t[0], t[1], t[2], t[3]
-    ));
-    let verdicts = verdicts(s);
-    if !verdicts.rows.is_empty() {
-        d.push(Block::Table(verdicts));
+    if !other_charts.is_empty() {
+        d.heading(2, "Other charts", Some("charts"));
+        for c in other_charts {
+            d.push(Block::Image {
+                title: c.title.clone(),
+                slug: c.slug.clone(),
+            });
+        }
     }
     if !s.real.is_empty() {
         d.heading(2, "Real kernels", Some("real"));
         d.push(Block::Table(real_kernels(s)));
     }
-    for r in s.real.iter().filter(|r| !r.metrics.is_empty()) {
-        real_kernel(&mut d, s, r);
-    }
-    d.heading(2, "Points", Some("points"));
-    d.paragraph("Mean ± half-width of the 95% confidence interval across replications.");
-    d.push(Block::Table(points(s)));
-    if !charts.is_empty() {
-        d.heading(2, "Charts", Some("charts"));
-        for (title, slug) in charts {
+    for r in s.real.iter() {
+        if !r.metrics.is_empty() {
+            real_kernel(&mut d, s, r);
+        }
+        for c in charts
+            .iter()
+            .filter(|c| c.kernel.as_deref() == Some(r.kernel.as_str()))
+        {
             d.push(Block::Image {
-                title: title.clone(),
-                slug: slug.clone(),
+                title: c.title.clone(),
+                slug: c.slug.clone(),
             });
         }
     }
+    d.heading(2, "Run", Some("run"));
+    d.push(Block::Definitions(run_facts(s)));
+    d.heading(2, "Points", Some("points"));
+    d.paragraph("Mean and 95% confidence interval across replications.");
+    d.push(points(s));
     d
 }
 
@@ -87,55 +151,6 @@ pub fn counts_line(records: &[&VerdictRecord]) -> String {
         parts.push(format!("{} not_run", t[3]));
     }
     format!("{} claims: {}.", records.len(), parts.join(", "))
-}
-
-/// The decision: one line per claim of record, its verdict, the value against the claim, and
-/// what would flip it.
-fn decision(s: &Summary, records: &[&VerdictRecord]) -> Table {
-    Table {
-        headers: [
-            "claim",
-            "verdict",
-            "measured vs claimed",
-            "what would flip it",
-            "why",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: records
-            .iter()
-            .map(|v| {
-                let row = v.rows.first().and_then(|&i| s.claims.get(i));
-                let measured = row
-                    .map(|c| {
-                        let m = c
-                            .measured
-                            .as_ref()
-                            .map(|m| fmt_est(m.mean, m.ci95, &m.unit))
-                            .unwrap_or_else(|| "-".into());
-                        let unit = c.measured.as_ref().map_or("", |m| m.unit.as_str());
-                        format!(
-                            "{m} vs {} at {}",
-                            c.expected.describe_in(unit),
-                            claim_point(s, c)
-                        )
-                    })
-                    .unwrap_or_default();
-                vec![
-                    format!("{} — {}", v.id, v.text),
-                    v.verdict.as_str().to_string(),
-                    measured,
-                    flip_condition(v),
-                    if v.note.is_empty() {
-                        v.reason.clone()
-                    } else {
-                        format!("{} {}", v.reason, v.note)
-                    },
-                ]
-            })
-            .collect(),
-        verdict_col: Some(1),
-    }
 }
 
 /// What would flip a verdict of record: its dependences and its boundary, in words.
@@ -226,49 +241,6 @@ fn run_facts(s: &Summary) -> Vec<(String, String)> {
         ));
     }
     meta
-}
-
-/// One row per claim: where, what was expected and measured, the verdict and why.
-fn verdicts(s: &Summary) -> Table {
-    Table {
-        headers: [
-            "claim",
-            "point",
-            "metric",
-            "expected",
-            "measured (95% CI)",
-            "verdict",
-            "reason",
-            "claim says",
-            "of record",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: s
-            .claims
-            .iter()
-            .map(|c| {
-                let measured = c
-                    .measured
-                    .as_ref()
-                    .map(|m| fmt_est(m.mean, m.ci95, &m.unit))
-                    .unwrap_or_else(|| "-".into());
-                let unit = c.measured.as_ref().map_or("", |m| m.unit.as_str());
-                vec![
-                    c.id.clone(),
-                    claim_point(s, c),
-                    c.metric.clone(),
-                    c.expected.describe_in(unit),
-                    measured,
-                    c.verdict.as_str().to_string(),
-                    c.reason.clone(),
-                    c.text.clone(),
-                    if c.of_record { "yes" } else { "what-if" }.to_string(),
-                ]
-            })
-            .collect(),
-        verdict_col: Some(5),
-    }
 }
 
 /// One row per real kernel: whether it ran, and how long it took.
@@ -380,9 +352,9 @@ fn real_kernel(d: &mut Document, s: &Summary, r: &RealResult) {
     }));
 }
 
-/// The points' estimates: one column per metric when that fits on a screen, else one row per
-/// (point, metric).
-fn points(s: &Summary) -> Table {
+/// The points' estimates: one row per point with one column per metric when that fits on a
+/// screen, else grouped by point (its name and parameters once, then one row per metric).
+fn points(s: &Summary) -> Block {
     let varying = super::varying_params(s);
     let metric_names: Vec<String> = {
         let mut names: Vec<String> = s
@@ -408,25 +380,12 @@ fn points(s: &Summary) -> Table {
             })
             .collect()
     };
-    // A wide table (one column per metric) reads best when it fits on a screen; otherwise one
-    // row per (point, metric), listing only the metrics the point has.
-    let wide = metric_names.len() + varying.len() <= 16;
+    let wide = metric_names.len() + varying.len() <= 8;
     if wide {
         let mut headers = vec!["point".to_string()];
         headers.extend(varying.iter().cloned());
-        headers.extend(metric_names.iter().map(|m| {
-            let unit = s
-                .points
-                .iter()
-                .find_map(|p| p.metrics.get(m).map(|e| e.unit.clone()))
-                .unwrap_or_default();
-            if unit.is_empty() {
-                m.clone()
-            } else {
-                format!("{m} [{unit}]")
-            }
-        }));
-        Table {
+        headers.extend(metric_names.iter().cloned());
+        return Block::Table(Table {
             headers,
             rows: s
                 .points
@@ -443,51 +402,40 @@ fn points(s: &Summary) -> Table {
                 })
                 .collect(),
             verdict_col: None,
-        }
-    } else {
-        Table {
-            headers: [
-                "point",
-                "parameters",
-                "metric",
-                "mean ± 95% CI half-width",
-                "unit",
-            ]
+        });
+    }
+    let describe = |m: &str| {
+        sims::registry::find(&s.scenario.sim)
+            .and_then(|sim| sim.metric_def(m))
+            .map(|d| d.description.to_string())
+            .unwrap_or_default()
+    };
+    Block::Grouped(GroupedTable {
+        headers: ["metric", "mean [95% CI]", "what it measures"]
             .map(String::from)
             .to_vec(),
-            rows: s
-                .points
-                .iter()
-                .flat_map(|p| {
-                    let params: Vec<String> = varying
-                        .iter()
-                        .zip(params_of(p))
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect();
-                    let params = params.join(", ");
-                    let name = point_name(p);
-                    // Parameters once per point, on its first row.
-                    p.metrics.iter().enumerate().map(move |(i, (m, e))| {
-                        let params = if i == 0 {
-                            params.clone()
-                        } else {
-                            String::new()
-                        };
-                        vec![name.clone(), params, m.clone(), estimate(e), e.unit.clone()]
-                    })
-                })
-                .collect(),
-            verdict_col: None,
-        }
-    }
-}
-
-/// Where a claim was judged: a point, or the real kernel for a measurement.
-fn claim_point(s: &Summary, c: &crate::summary::ClaimResult) -> String {
-    if c.source().is_real() {
-        let kernel = s.real.first().map(|r| r.kernel.as_str()).unwrap_or("none");
-        format!("real kernel {kernel}")
-    } else {
-        super::point_label(s, c.point)
-    }
+        groups: s
+            .points
+            .iter()
+            .map(|p| {
+                let params: Vec<String> = varying
+                    .iter()
+                    .zip(params_of(p))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let name = point_name(p);
+                let head = if params.is_empty() || name.contains(&params.join(", ")) {
+                    name
+                } else {
+                    format!("{name} ({})", params.join(", "))
+                };
+                let rows = p
+                    .metrics
+                    .iter()
+                    .map(|(m, e)| vec![m.clone(), estimate(e), describe(m)])
+                    .collect();
+                (head, rows)
+            })
+            .collect(),
+    })
 }

@@ -214,16 +214,28 @@ fn a_chart_with_no_numeric_points_still_renders() {
 }
 
 #[test]
-fn reports_put_verdicts_first_and_escape_text() {
+fn reports_put_the_decision_first_charts_by_their_claims_and_points_last() {
     let dir = tempfile::tempdir().unwrap();
-    let s = mm1_summary();
+    let mut s = mm1_summary();
+    s.claims[1].verdict = Verdict::Fails;
+    s.verdicts[1].verdict = Verdict::Fails;
+    s.verdicts[1].reason = "measured far above. More words.".into();
     write_all(dir.path(), &s, &rows()).unwrap();
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    let v = md.find("## Decision").unwrap();
-    assert!(v < md.find("## Every claim").unwrap());
-    assert!(v < md.find("## Points").unwrap());
-    assert!(md.contains("2 claims: 1 holds, 0 fails, 0 depends, 1 inconclusive."));
-    // Every row has as many cells as the header.
+    let at = |h: &str| md.find(h).unwrap_or_else(|| panic!("{h} in {md}"));
+    assert!(at("## Decision") < at("## Contents"));
+    assert!(at("## Contents") < at("## Claims"));
+    assert!(at("## Claims") < at("![Mean wait vs load](charts/mean-wait-vs-load.png)"));
+    assert!(at("![Mean wait vs load]") < at("## Run"));
+    assert!(at("## Run") < at("## Points"));
+    assert!(md.contains("2 claims: 1 holds, 1 fails, 0 depends, 0 inconclusive."));
+    // The claims the decision turns on, linked, with their one-line why.
+    assert!(
+        md.contains("- **fails** [c3](#claim-c3) — measured far above."),
+        "{md}"
+    );
+    assert!(md.contains("<a id=\"claim-c3\"></a>"));
+    // Every row of the claims table has as many cells as the header.
     let table: Vec<&str> = md
         .lines()
         .skip_while(|l| !l.starts_with("| claim"))
@@ -231,7 +243,7 @@ fn reports_put_verdicts_first_and_escape_text() {
         .collect();
     let cells = |l: &str| l.replace("\\|", "").matches('|').count();
     assert!(
-        table.len() >= 3 && table.iter().all(|l| cells(l) == cells(table[0])),
+        table.len() >= 4 && table.iter().all(|l| cells(l) == cells(table[0])),
         "{table:#?}"
     );
     assert!(md.contains("\\| pipes"), "pipes in cells are escaped");
@@ -239,13 +251,36 @@ fn reports_put_verdicts_first_and_escape_text() {
         md.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !md.contains("<script>"),
         "raw HTML in a claim's text is escaped in Markdown too"
     );
-    assert!(md.contains("![Mean wait vs load](charts/mean-wait-vs-load.png)"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(!html.contains("<script>"));
+    assert!(!html.contains("<script>alert"));
     assert!(html.contains("Test &amp; &lt;title&gt;"));
-    assert!(html.contains("<td class=\"holds\">holds</td>"));
-    assert!(html.contains("data:image/png;base64,"));
+    assert!(html.contains("<span class=\"badge fails\">fails</span>"));
+    assert!(html.contains("<tr class=\"head\" id=\"claim-c3\">"));
+    assert!(html.contains("<a href=\"#claim-c3\">c3</a>"));
+    assert!(html.contains("<details>"));
+    assert!(html.contains("@media print"));
+    // The chart sits right after the claims it judges, before the points.
+    let h = |x: &str| html.find(x).unwrap_or_else(|| panic!("{x}"));
+    assert!(h("</table></div>\n<div class=\"figs\">") < h("data:image/png;base64,"));
+    assert!(h("data:image/png;base64,") < h("id=\"points\""));
+}
+
+/// A long points table is grouped by point: the point's name once, then its metrics.
+#[test]
+fn many_metrics_group_the_points_table_by_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = mm1_summary();
+    for p in &mut s.points {
+        for k in 0..9 {
+            p.metrics.insert(format!("m{k}"), estimate(1.0, 0.1));
+        }
+    }
+    write_all(dir.path(), &s, &rows()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let groups = html.matches("<tr class=\"group\">").count();
+    assert_eq!(groups, 4, "one group row per point");
+    assert_eq!(html.matches(">0 (arrival_rate=0.3)<").count(), 1);
 }
 
 #[test]
@@ -291,8 +326,46 @@ fn writers_render_every_block_and_escape_it() {
         "<h1>A | &lt;b&gt;</h1>\n<dl>\n<dt>k</dt><dd>v\nw</dd>\n</dl>\n",
         "<h2 id=\"sec\">Section</h2>\n<p>text &amp; more</p>\n",
         "<td>a|b</td><td class=\"fails\">fails</td>",
+        "<div class=\"scroll\"><table>",
         "<ul>\n<li>one</li>\n<li>&lt;two&gt;</li>\n</ul>\n<blockquote>said</blockquote>\n<h3>Sub</h3>\n",
     ] {
         assert!(html.contains(want), "{want:?} in {html}");
     }
+}
+
+/// One x value: dots, not a line to nowhere; a claim sits on (and wears the colour of) the
+/// line it was judged against; a bound is drawn as a threshold with its legend entry.
+#[test]
+fn chart_facts_name_dots_claim_lines_and_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = mm1_summary();
+    s.points.truncate(2);
+    s.points[1].params = s.points[0].params.clone();
+    s.points[1].params["servers"] = serde_json::json!(2);
+    s.charts[0].series = Some("servers".into());
+    s.claims.truncate(1);
+    s.claims[0].expected = Expected {
+        lt: Some(2.0),
+        ..Default::default()
+    };
+    let (png, svg) = (dir.path().join("c.png"), dir.path().join("c.svg"));
+    render_chart(&s.charts[0], &s, &png, &svg).unwrap();
+    let facts: super::chart::ChartFacts =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert!(facts.dots, "{facts:?}");
+    let names: Vec<&str> = facts.legend.iter().map(|l| l[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "servers = 1",
+            "servers = 2",
+            "claim (holds)",
+            "claimed bound (shaded: the claimed side)"
+        ]
+    );
+    assert_eq!(facts.legend[0][1], "dot");
+    assert_eq!(
+        facts.claims,
+        [["c1".to_string(), "servers = 2".to_string()]]
+    );
 }

@@ -4,6 +4,7 @@
 mod util;
 
 mod architecture;
+mod browser;
 mod check;
 mod compare;
 mod determinism;

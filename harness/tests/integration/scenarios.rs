@@ -98,6 +98,7 @@ fn every_scenario_runs_quick_and_writes_a_report() {
             );
         }
         assert!(out.join(&d).join("report.html").is_file());
+        check_charts(&out.join(&d), &s, sim);
         if let Some(real) = s["real"].as_array().and_then(|a| a.first()) {
             let kernel = real["kernel"].as_str().unwrap();
             let service = kernel.split('_').next().unwrap().replace("pg", "postgres");
@@ -107,9 +108,102 @@ fn every_scenario_runs_quick_and_writes_a_report() {
             }
         }
     }
+    // Every report in a real browser: no sideways scroll at 1280 px, every chart loaded.
+    crate::browser::check_reports(&out);
 }
 
 #[test]
 fn draft_scenarios_check() {
     lab(&root(), &["check", "scenarios/draft"]).expect_code(0);
+}
+
+/// Every chart of a run: finite axes inside its metrics' range (a fraction axis stops at 100%),
+/// a legend naming each drawn line in words with the symbol drawn, every claim marker on a
+/// drawn line, dots when a line has one x value.
+fn check_charts(
+    dir: &std::path::Path,
+    s: &serde_json::Value,
+    sim: &dyn sims::simulation::Simulation,
+) {
+    let specs = s["charts"].as_array().cloned().unwrap_or_default();
+    let charts = dir.join("charts");
+    let mut seen = 0;
+    for f in entries(&charts).iter().filter(|f| f.ends_with(".json")) {
+        seen += 1;
+        let facts: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(charts.join(f)).unwrap()).unwrap();
+        let [y0, y1] = [
+            facts["y_range"][0].as_f64().unwrap(),
+            facts["y_range"][1].as_f64().unwrap(),
+        ];
+        let [x0, x1] = [
+            facts["x_range"][0].as_f64().unwrap(),
+            facts["x_range"][1].as_f64().unwrap(),
+        ];
+        assert!(
+            y0.is_finite() && y1.is_finite() && y0 < y1,
+            "{f}: y {facts}"
+        );
+        assert!(
+            x0.is_finite() && x1.is_finite() && x0 < x1,
+            "{f}: x {facts}"
+        );
+        let legend = facts["legend"].as_array().unwrap();
+        let dots = facts["dots"].as_bool().unwrap();
+        for l in legend {
+            let (name, symbol) = (l[0].as_str().unwrap(), l[1].as_str().unwrap());
+            assert!(
+                ["line", "dot", "diamond", "threshold"].contains(&symbol),
+                "{f}: {l}"
+            );
+            assert!(
+                !(dots && symbol == "line"),
+                "{f}: one x value drawn as a line"
+            );
+            // No raw `param=value` ids.
+            let raw = name.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty()
+                    && !k.contains(' ')
+                    && k.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            });
+            assert!(!raw, "{f}: raw id in the legend: {name}");
+        }
+        let lines: Vec<&str> = legend
+            .iter()
+            .filter(|l| l[1] == "line" || l[1] == "dot")
+            .map(|l| l[0].as_str().unwrap())
+            .collect();
+        for c in facts["claims"].as_array().unwrap() {
+            assert!(
+                lines.contains(&c[1].as_str().unwrap()),
+                "{f}: claim {} is not on a drawn line",
+                c[0]
+            );
+        }
+        let Some(spec) = specs.iter().find(|sp| sp["title"] == facts["title"]) else {
+            continue; // a real kernel's measured series
+        };
+        if spec.get("y_label").is_none() {
+            let label = facts["y_label"].as_str().unwrap();
+            assert!(!label.contains("[fraction]"), "{f}: {label}");
+        }
+        if facts["log_y"] == false {
+            for m in spec["y"].as_array().unwrap() {
+                let (lo, hi) = sim.metric_def(m.as_str().unwrap()).unwrap().range();
+                if spec["y"].as_array().unwrap().len() == 1 {
+                    assert!(
+                        lo <= y0 && y1 <= hi,
+                        "{f}: axis [{y0}, {y1}] leaves {m}'s range [{lo}, {hi}]"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        seen >= specs.len(),
+        "{}: {seen} chart facts for {} charts",
+        dir.display(),
+        specs.len()
+    );
 }

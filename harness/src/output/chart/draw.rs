@@ -5,6 +5,7 @@
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{HEIGHT, Mark, Prepared, WIDTH};
 use crate::summary::{Verdict, fmt_num};
@@ -79,6 +80,11 @@ where
         .build_cartesian_2d(xr, yr)
         .map_err(e)?;
     let tick = |v: &f64| fmt_num(*v);
+    let unit = d.y_unit.clone();
+    let y_tick = move |v: &f64| match unit.as_str() {
+        "fraction" | "usd" => crate::format::fmt_qty_short(*v, &unit),
+        _ => fmt_num(*v),
+    };
     chart
         .configure_mesh()
         .x_desc(d.x_label.as_str())
@@ -86,7 +92,7 @@ where
         .axis_desc_style(("sans-serif", 20))
         .label_style(("sans-serif", 16))
         .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .y_label_formatter(&y_tick)
         .x_max_light_lines(2)
         .y_max_light_lines(2)
         .light_line_style(RGBColor(240, 240, 240))
@@ -94,8 +100,46 @@ where
         .draw()
         .map_err(e)?;
 
+    let n_lines = d.lines.len() as i32;
+    // `px` pixels to the side of `x`, in data units (the plot is about 860 px wide).
+    let (sx0, sx1) = d.x_range;
+    let log_x = d.log_x;
+    let shift = move |x: f64, px: i32| {
+        let f = f64::from(px) / 860.0;
+        if log_x {
+            x * (sx1 / sx0).powf(f)
+        } else {
+            x + (sx1 - sx0) * f
+        }
+    };
     for (i, l) in d.lines.iter().enumerate() {
         let c = PALETTE[i % PALETTE.len()];
+        if d.dots {
+            // One x value: dots with their intervals, side by side, no line to nowhere.
+            let dx = 16 * i as i32 - 8 * (n_lines - 1);
+            chart
+                .draw_series(
+                    l.pts
+                        .iter()
+                        .map(|p| Circle::new((shift(p.0, dx), p.1), 6, c.filled())),
+                )
+                .map_err(e)?
+                .label(l.name.clone())
+                .legend(move |(x, y)| Circle::new((x + 12, y), 6, c.filled()));
+            for p in l.pts.iter().filter(|p| p.2 < p.3) {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        shift(p.0, dx),
+                        p.2,
+                        p.1,
+                        p.3,
+                        c.stroke_width(2),
+                        10,
+                    )))
+                    .map_err(e)?;
+            }
+            continue;
+        }
         if l.pts.len() >= 2 {
             let mut band: Vec<(f64, f64)> = l.pts.iter().map(|p| (p.0, p.3)).collect();
             band.extend(l.pts.iter().rev().map(|p| (p.0, p.2)));
@@ -121,65 +165,91 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
     }
 
+    let (x0, x1) = d.x_range;
+    let (ylo, yhi) = d.y_range;
     let mut verdicts_seen: Vec<Verdict> = Vec::new();
+    let mut thresholds = false;
+    let mut drawn_bounds: Vec<(f64, Option<usize>)> = Vec::new();
     for m in &d.claims {
         let vc = verdict_color(m.verdict);
+        // The claim wears its line's colour inside a ring of its verdict's.
+        let sc = m
+            .line
+            .map(|i| PALETTE[i % PALETTE.len()])
+            .unwrap_or(RGBColor(60, 60, 60));
         if !verdicts_seen.contains(&m.verdict) {
             verdicts_seen.push(m.verdict);
         }
-        match m.mark {
-            Mark::Approx { v, lo, hi } => {
+        let (v, lo, hi) = match m.mark {
+            Mark::Approx { v, lo, hi } => (v, Some(lo), Some(hi)),
+            Mark::Range { lo, hi } => ((lo + hi) / 2.0, Some(lo), Some(hi)),
+            Mark::Below(v) | Mark::Above(v) => (v, None, None),
+        };
+        if let Mark::Below(t) | Mark::Above(t) = m.mark {
+            thresholds = true;
+            let below = matches!(m.mark, Mark::Below(_));
+            // Claims sharing a bound share its line; their labels stack.
+            let stacked = drawn_bounds.iter().filter(|(b, _)| *b == t).count() as i32;
+            let first = !drawn_bounds.contains(&(t, m.line));
+            drawn_bounds.push((t, m.line));
+            if first {
+                let edge = if below { ylo } else { yhi };
+                // The claimed side shaded, the bound a dashed line across the plot.
                 chart
-                    .draw_series(std::iter::once(ErrorBar::new_vertical(
-                        m.x,
-                        lo,
-                        v,
-                        hi,
-                        vc.stroke_width(2),
-                        16,
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, t), (x1, edge)],
+                        sc.mix(0.07).filled(),
                     )))
                     .map_err(e)?;
-                // A claimed value: a dark diamond outlined in the verdict's colour.
+                let steps = 60;
+                let at = |i: u32| {
+                    let f = f64::from(i) / f64::from(steps);
+                    if log_x {
+                        x0 * (x1 / x0).powf(f)
+                    } else {
+                        x0 + (x1 - x0) * f
+                    }
+                };
                 chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((m.x, v))
-                            + Polygon::new(vec![(0, -10), (10, 0), (0, 10), (-10, 0)], vc.filled())
-                            + Polygon::new(
-                                vec![(0, -6), (6, 0), (0, 6), (-6, 0)],
-                                RGBColor(30, 30, 30).filled(),
-                            ),
-                    ))
+                    .draw_series((0..steps).step_by(2).map(|i| {
+                        PathElement::new(vec![(at(i), t), (at(i + 1), t)], sc.stroke_width(2))
+                    }))
                     .map_err(e)?;
             }
-            Mark::Range { lo, hi } => {
-                chart
-                    .draw_series(std::iter::once(ErrorBar::new_vertical(
-                        m.x,
-                        lo,
-                        (lo + hi) / 2.0,
-                        hi,
-                        vc.stroke_width(4),
-                        16,
-                    )))
-                    .map_err(e)?;
-            }
-            Mark::Below(v) => {
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((m.x, v))
-                            + Polygon::new(vec![(-8, -7), (8, -7), (0, 8)], vc.filled()),
-                    ))
-                    .map_err(e)?;
-            }
-            Mark::Above(v) => {
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((m.x, v))
-                            + Polygon::new(vec![(-8, 7), (8, 7), (0, -8)], vc.filled()),
-                    ))
-                    .map_err(e)?;
-            }
+            let sign = if below { "<" } else { ">" };
+            let style = ("sans-serif", 15)
+                .into_font()
+                .color(&sc)
+                .pos(Pos::new(HPos::Right, VPos::Bottom));
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x1, t))
+                        + Text::new(
+                            format!("{} {sign} {}", m.id, y_tick(&t)),
+                            (-8, -4 - 18 * stacked),
+                            style,
+                        ),
+                ))
+                .map_err(e)?;
         }
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            chart
+                .draw_series(std::iter::once(ErrorBar::new_vertical(
+                    shift(m.x, m.dx),
+                    lo,
+                    v,
+                    hi,
+                    vc.stroke_width(2),
+                    12,
+                )))
+                .map_err(e)?;
+        }
+        chart
+            .draw_series(std::iter::once({
+                let (outer, inner) = diamond(vc, sc);
+                EmptyElement::at((shift(m.x, m.dx), v)) + outer + inner
+            }))
+            .map_err(e)?;
     }
     // Flip points: a dashed vertical line across the plot, labelled.
     let (ylo, yhi) = d.y_range;
@@ -220,10 +290,21 @@ where
             .map_err(e)?
             .label(format!("claim ({})", v.as_str()))
             .legend(move |(x, y)| {
-                Polygon::new(
-                    vec![(x + 12, y - 8), (x + 20, y), (x + 12, y + 8), (x + 4, y)],
-                    vc.filled(),
-                )
+                let (outer, inner) = diamond(vc, RGBColor(200, 200, 200));
+                EmptyElement::at((x + 12, y)) + outer + inner
+            });
+    }
+    if thresholds {
+        let c = RGBColor(90, 90, 90);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(e)?
+            .label("claimed bound (shaded: the claimed side)")
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (7, 0)], c.stroke_width(2))
+                    + PathElement::new(vec![(11, 0), (18, 0)], c.stroke_width(2))
+                    + PathElement::new(vec![(22, 0), (24, 0)], c.stroke_width(2))
             });
     }
 
@@ -237,4 +318,15 @@ where
         .draw()
         .map_err(e)?;
     Ok(())
+}
+
+/// A marker's shape, in pixels around its point.
+type Shape = Polygon<(i32, i32)>;
+
+/// A claim's marker: a diamond in its verdict's colour around its line's colour.
+fn diamond(verdict: RGBColor, line: RGBColor) -> (Shape, Shape) {
+    (
+        Polygon::new(vec![(0, -11), (11, 0), (0, 11), (-11, 0)], verdict.filled()),
+        Polygon::new(vec![(0, -6), (6, 0), (0, 6), (-6, 0)], line.filled()),
+    )
 }

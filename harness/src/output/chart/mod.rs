@@ -29,6 +29,9 @@ const HEIGHT: u32 = 600;
 struct Line {
     name: String,
     pts: Vec<(f64, f64, f64, f64)>,
+    /// The metric and the series value it draws (claims are drawn on their own line).
+    metric: String,
+    series: Option<String>,
 }
 
 enum Mark {
@@ -42,6 +45,12 @@ struct ClaimMark {
     x: f64,
     mark: Mark,
     verdict: Verdict,
+    /// The claim's id (labels a threshold).
+    id: String,
+    /// The line it was judged against (its colour), when the chart draws it.
+    line: Option<usize>,
+    /// Pixels to the side, so claims at one x do not hide each other.
+    dx: i32,
 }
 
 struct Prepared {
@@ -59,6 +68,97 @@ struct Prepared {
     claims: Vec<ClaimMark>,
     /// Where a claim's verdict flips along the x parameter: (x, label).
     flips: Vec<(f64, String)>,
+    /// The y values' unit (`fraction` ticks read as percentages).
+    y_unit: String,
+    /// Every line has one x value: drawn as dots with their intervals, not lines.
+    dots: bool,
+}
+
+/// What a drawn chart shows, written beside it as `charts/<slug>.json` so that tests (and
+/// people) can check axes and legends without reading pixels.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ChartFacts {
+    /// The title as drawn.
+    pub title: String,
+    /// The x axis's label.
+    pub x_label: String,
+    /// The y axis's label.
+    pub y_label: String,
+    /// The plotted x range.
+    pub x_range: [f64; 2],
+    /// The plotted y range.
+    pub y_range: [f64; 2],
+    /// Logarithmic axes.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// The legend's entries in order, each with the symbol drawn for it (`line`, `dot`,
+    /// `diamond`, `threshold`).
+    pub legend: Vec<[String; 2]>,
+    /// Claim markers drawn, each with the legend entry of the line it sits on (empty when the
+    /// chart does not draw that line).
+    pub claims: Vec<[String; 2]>,
+    /// Whether the lines were drawn as dots (one x value).
+    pub dots: bool,
+}
+
+impl Prepared {
+    /// The legend's entries in the order drawn: the lines, then one per claim verdict, then
+    /// the claimed bound when a `lt`/`gt` claim is drawn.
+    fn legend(&self) -> Vec<[String; 2]> {
+        let symbol = if self.dots { "dot" } else { "line" };
+        let mut out: Vec<[String; 2]> = self
+            .lines
+            .iter()
+            .map(|l| [l.name.clone(), symbol.to_string()])
+            .collect();
+        let mut verdicts: Vec<Verdict> = self.claims.iter().map(|c| c.verdict).collect();
+        verdicts.sort();
+        verdicts.dedup();
+        out.extend(
+            verdicts
+                .into_iter()
+                .map(|v| [format!("claim ({})", v.as_str()), "diamond".to_string()]),
+        );
+        if self
+            .claims
+            .iter()
+            .any(|c| matches!(c.mark, Mark::Below(_) | Mark::Above(_)))
+        {
+            out.push([
+                "claimed bound (shaded: the claimed side)".to_string(),
+                "threshold".to_string(),
+            ]);
+        }
+        out
+    }
+
+    fn facts(&self) -> ChartFacts {
+        ChartFacts {
+            title: self.title.clone(),
+            x_label: self.x_label.clone(),
+            y_label: self.y_label.clone(),
+            x_range: [self.x_range.0, self.x_range.1],
+            y_range: [self.y_range.0, self.y_range.1],
+            log_x: self.log_x,
+            log_y: self.log_y,
+            legend: self.legend(),
+            claims: self
+                .claims
+                .iter()
+                .map(|c| {
+                    [
+                        c.id.clone(),
+                        c.line
+                            .and_then(|i| self.lines.get(i))
+                            .map(|l| l.name.clone())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            dots: self.dots,
+        }
+    }
 }
 
 /// Renders one chart to `png` and `svg`.
@@ -87,6 +187,8 @@ pub fn render_series(series: &RealSeriesJson, png: &Path, svg: &Path) -> Result<
             Line {
                 name: l.name.clone(),
                 pts,
+                metric: String::new(),
+                series: None,
             }
         })
         .collect();
@@ -112,6 +214,8 @@ pub fn render_series(series: &RealSeriesJson, png: &Path, svg: &Path) -> Result<
         lines,
         claims: Vec::new(),
         flips: Vec::new(),
+        y_unit: String::new(),
+        dots: false,
     });
     render(&d, png, svg)
 }
@@ -137,5 +241,8 @@ fn render(d: &Prepared, png: &Path, svg: &Path) -> Result<(), ReportError> {
         root.present()
             .map_err(|e| chart_err(svg)(format!("{e:?}")))?;
     }
+    let json = png.with_extension("json");
+    let facts = serde_json::to_string_pretty(&d.facts()).unwrap_or_default();
+    std::fs::write(&json, facts + "\n").map_err(super::io_err(&json))?;
     Ok(())
 }

@@ -88,13 +88,34 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
             if pts.is_empty() {
                 continue;
             }
-            // Short legend entries: the series value alone when there is one metric.
-            let name = match (sv, &spec.series, spec.y.len()) {
-                (Some(v), Some(k), 1) => format!("{k}={v}"),
-                (Some(v), Some(k), _) => format!("{m}, {k}={v}"),
-                _ => m.clone(),
+            // Short legend entries: a named series by its value alone (`article-phone`), a
+            // number with its parameter (`hard_cycle_share = 0.5`); the metric by its words.
+            let value = match (sv, &spec.series) {
+                (Some(v), Some(k)) if v.parse::<f64>().is_ok() || v == "true" || v == "false" => {
+                    Some(format!("{k} = {v}"))
+                }
+                (Some(v), _) => Some(v.clone()),
+                _ => None,
             };
-            lines.push(Line { name, pts });
+            let mut name = match (value, spec.y.len()) {
+                (Some(v), 1) => v,
+                (Some(v), _) => format!("{}, {v}", metric_words(s, m)),
+                (None, _) => metric_words(s, m),
+            };
+            // A point a real kernel calibrates, drawn from the scenario's own values because
+            // the kernel did not run: say so.
+            let fallback = points.iter().any(|(_, p)| {
+                &series_of(p) == sv && p.metrics.contains_key(m) && uncalibrated(s, p)
+            });
+            if fallback {
+                name.push_str(" (fallback: kernel not run)");
+            }
+            lines.push(Line {
+                name,
+                pts,
+                metric: m.clone(),
+                series: sv.clone(),
+            });
         }
     }
 
@@ -108,10 +129,20 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
                 continue;
             };
             let mark = mark_for(&c.expected);
+            let sv = points
+                .iter()
+                .find(|(_, p)| p.index == c.point)
+                .and_then(|(_, p)| series_of(p));
+            let line = lines
+                .iter()
+                .position(|l| l.metric == c.metric && l.series == sv);
             claims.push(ClaimMark {
                 x: *x,
                 mark,
                 verdict: c.verdict,
+                id: c.id.clone(),
+                line,
+                dx: 0,
             });
         }
     }
@@ -147,15 +178,20 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         .unwrap_or_default();
     let y_label = spec.y_label.clone().unwrap_or_else(|| {
         // A long list of names does not fit along the axis; the legend names them anyway.
-        let names = if spec.y.len() > 1 && spec.y.join(", ").len() > 30 {
-            "value".to_string()
-        } else {
-            spec.y.join(", ")
+        let names = match spec.y.as_slice() {
+            [m] => metric_words(s, m),
+            _ => {
+                let words: Vec<String> = spec.y.iter().map(|m| metric_words(s, m)).collect();
+                if words.join(", ").chars().count() > 30 {
+                    "value".to_string()
+                } else {
+                    words.join(", ")
+                }
+            }
         };
-        if unit.is_empty() {
-            names
-        } else {
-            format!("{names} [{unit}]")
+        match unit_words(&unit) {
+            "" => names,
+            u => format!("{names} [{u}]"),
         }
     });
     // The band note only when the axis has room for it (about 55 characters at 20 px).
@@ -173,19 +209,99 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
         title,
-        x_label: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
+        x_label: spec
+            .x_label
+            .clone()
+            .unwrap_or_else(|| spec.x.replace('_', " ")),
         y_label,
         log_x,
         log_y,
         lines,
         claims,
         flips,
+        y_unit: unit,
+        dots: false,
     };
-    fit(prepared)
+    let mut prepared = fit(prepared);
+    // Axes stop at the metric's range: a fraction axis at 0% and 100%.
+    let (lo, hi) = spec
+        .y
+        .iter()
+        .map(|m| metric_range(s, m))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {
+            (a.0.min(b.0), a.1.max(b.1))
+        });
+    let (y0, y1) = prepared.y_range;
+    let y0 = if log_y || !lo.is_finite() {
+        y0
+    } else {
+        y0.max(lo)
+    };
+    let y1 = if hi.is_finite() { y1.min(hi) } else { y1 };
+    if y1 > y0 {
+        prepared.y_range = (y0, y1);
+    }
+    prepared
 }
 
-/// Ranges, pinned claim markers and the legend's corner.
+/// A metric in words for an axis or legend: its description (first letter capitalised) when
+/// short enough, else its name with spaces.
+fn metric_words(s: &Summary, m: &str) -> String {
+    let def = sims::registry::find(&s.scenario.sim).and_then(|sim| sim.metric_def(m));
+    match def.map(|d| d.description.trim_end_matches('.')) {
+        Some(d) if !d.is_empty() && d.chars().count() <= 44 => {
+            let mut c = d.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+        _ => m.replace('_', " "),
+    }
+}
+
+/// The values a metric can take (its kind's range); unbounded when the room does not say.
+fn metric_range(s: &Summary, m: &str) -> (f64, f64) {
+    sims::registry::find(&s.scenario.sim)
+        .and_then(|sim| sim.metric_def(m))
+        .map(|d| d.range())
+        .unwrap_or((f64::NEG_INFINITY, f64::INFINITY))
+}
+
+/// A unit as an axis shows it: fractions in percent, money in dollars.
+pub(super) fn unit_words(unit: &str) -> &str {
+    match unit {
+        "fraction" => "%",
+        "usd" => "$",
+        "x" => "×",
+        u => u,
+    }
+}
+
+/// Whether `p` is a point a real kernel would calibrate (`this-machine`) whose kernel did not
+/// run, so it shows the scenario's fallback values.
+fn uncalibrated(s: &Summary, p: &crate::summary::PointResult) -> bool {
+    let named = p
+        .label
+        .as_deref()
+        .is_some_and(|l| l.split(" (").next() == Some("this-machine"));
+    named && !s.real.is_empty() && s.real.iter().all(|r| r.status != "ok")
+}
+
+/// Ranges, pinned claim markers, claims side by side, and the legend's corner.
 pub(super) fn fit(mut prepared: Prepared) -> Prepared {
+    // One x value (a quick run's single horizon, or points differing only off the axis): dots.
+    prepared.dots = !prepared.lines.is_empty()
+        && prepared
+            .lines
+            .iter()
+            .all(|l| l.pts.iter().all(|p| p.0 == l.pts[0].0));
+    // Claims at one x side by side (14 px apart), so none hides another.
+    let xs: Vec<f64> = prepared.claims.iter().map(|c| c.x).collect();
+    for i in 0..prepared.claims.len() {
+        let same: Vec<usize> = (0..xs.len()).filter(|&j| xs[j] == xs[i]).collect();
+        let k = same.iter().position(|&j| j == i).unwrap_or(0) as i32;
+        prepared.claims[i].dx = 14 * k - 7 * (same.len() as i32 - 1);
+    }
     let log_y = prepared.log_y;
     let (xr, yr) = ranges(&prepared);
     // Markers far outside the axes would overflow pixel coordinates; pin them just outside.
