@@ -51,11 +51,19 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
-    /// Re-render report.md, report.html and charts from a run directory's results.
+    /// Re-render report.md, report.html, charts and the run's index.md/index.html from a run
+    /// directory's results.
     Report {
         /// A run directory (or one scenario's directory inside it).
         run_dir: PathBuf,
+        /// Mark the claims whose verdict differs from this run (default: the baseline the
+        /// index was drawn against before, if any).
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
     },
+    /// The history of runs across commits: per scenario, claim and metric, the series over
+    /// commits, its steps and the first commit of each; verdict changes first.
+    History(crate::cmd::history::HistoryArgs),
 }
 
 /// `lab run`.
@@ -93,6 +101,10 @@ pub struct RunArgs {
     /// is refused by default: it is nearly always a typo in a horizon parameter).
     #[arg(long)]
     pub force: bool,
+    /// A baseline run directory (e.g. reports/baseline): the run's index.md/index.html list the
+    /// claims whose verdict changed against it.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `lab compare`.

@@ -43,6 +43,23 @@ pub enum Block {
         /// The chart's file name without extension.
         slug: String,
     },
+    /// A chart drawn by the report's builder as a complete `<svg>` element (trusted markup,
+    /// inlined in HTML; Markdown says where to see it).
+    Svg {
+        /// Caption.
+        title: String,
+        /// The `<svg>…</svg>` element.
+        svg: String,
+    },
+    /// A table whose cells in column `link_col` link to `hrefs[row]` (relative paths).
+    LinkedTable {
+        /// The table.
+        table: Table,
+        /// The column whose cells are links.
+        link_col: usize,
+        /// One target per row.
+        hrefs: Vec<String>,
+    },
 }
 
 /// A table: headers and rows of plain-text cells.
