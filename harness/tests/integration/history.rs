@@ -143,3 +143,103 @@ fn a_planted_step_is_found_at_its_commit_and_nowhere_else() {
     let r = lab(t.path(), &["history", repo.to_str().unwrap()]).expect_code(1);
     assert!(r.stderr.contains("no summary.json"), "{}", r.stderr);
 }
+
+/// The speed the issue asks for: the history of 100 runs of the queueing scenario (its full
+/// baseline summary, one run per commit of a 100-commit repository, a 10% step planted in one
+/// metric from commit 61) in under 5 s, the step found there.
+#[test]
+fn history_of_100_queueing_runs_takes_under_5_s() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"], "2026-01-01T00:00:00Z");
+    // One fast-import instead of 100 commit processes.
+    let mut stream = String::new();
+    for i in 0..100 {
+        let when = 1_767_225_600 + i * 3600;
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter t <t@t> {when} +0000\ndata 3\nc{i:02}\n",
+            i + 1
+        ));
+        if i > 0 {
+            stream.push_str(&format!("from :{i}\n"));
+        }
+        stream.push('\n');
+    }
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(&repo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let shas: Vec<String> = git(
+        &repo,
+        &["rev-list", "--reverse", "main"],
+        "2026-01-01T00:00:00Z",
+    )
+    .lines()
+    .map(String::from)
+    .collect();
+    assert_eq!(shas.len(), 100);
+    let base = std::fs::read_to_string(root().join("reports/baseline/queueing/summary.json"))
+        .expect("the queueing baseline");
+    let runs = t.path().join("runs");
+    for (i, sha) in shas.iter().enumerate() {
+        let mut s: serde_json::Value = serde_json::from_str(&base).unwrap();
+        s["provenance"]["git_commit"] = sha.as_str().into();
+        s["provenance"]["git_dirty"] = false.into();
+        if i >= 60 {
+            let e = &mut s["points"][0]["metrics"]["wait_mean"];
+            for k in ["mean", "std"] {
+                e[k] = (e[k].as_f64().unwrap() * 1.1).into();
+            }
+            for k in 0..2 {
+                e["ci95"][k] = (e["ci95"][k].as_f64().unwrap() * 1.1).into();
+            }
+        }
+        let d = runs.join(format!("r{i:03}/queueing"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("summary.json"), s.to_string()).unwrap();
+    }
+    let out = t.path().join("history");
+    let started = std::time::Instant::now();
+    lab(
+        t.path(),
+        &[
+            "history",
+            runs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--git",
+            repo.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let took = started.elapsed().as_secs_f64();
+    eprintln!("lab history of 100 queueing runs: {took:.2} s");
+    assert!(took < 5.0, "{took} s");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("history.json")).unwrap()).unwrap();
+    let steps: Vec<(String, u64)> = j["history"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["steps"].as_array().unwrap().iter().map(move |st| {
+                (
+                    format!("{}@{}", s["metric"].as_str().unwrap(), s["point"]),
+                    st["at"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(steps, vec![("wait_mean@0".to_string(), 60)]);
+}
