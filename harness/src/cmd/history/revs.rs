@@ -168,9 +168,8 @@ fn run_one(
     target: &Path,
     quick: bool,
 ) -> Result<(), LabError> {
-    let wt = runs_dir
-        .join(".worktrees")
-        .join(sha.chars().take(12).collect::<String>());
+    // One worktree path for every commit: cargo then rebuilds only what changed between them.
+    let wt = runs_dir.join(".worktree");
     let wt_s = wt.display().to_string();
     // A worktree left by an interrupted run is replaced.
     let _ = git(top, &["worktree", "remove", "--force", &wt_s]);
