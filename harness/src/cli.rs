@@ -63,7 +63,7 @@ pub enum Command {
     },
     /// The history of runs across commits: per scenario, claim and metric, the series over
     /// commits, its steps and the first commit of each; verdict changes first.
-    History(crate::cmd::history::HistoryArgs),
+    History(HistoryArgs),
 }
 
 /// `lab run`.
@@ -128,4 +128,33 @@ pub struct CompareArgs {
     /// Where to write compare.md and compare.html (default: B).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `lab history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Run directories, scenario directories, or folders of runs (reports/runs/); with --run,
+    /// the scenario file to run at each commit.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write history.md, history.html and history.json (default: reports/history).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Noise threshold in percent: a smaller change of level is never a step.
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
+    /// The git repository that knows the runs' commits (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub git: Option<PathBuf>,
+    /// Build and run each commit of REV_RANGE (A..B, as `git rev-list`) in a git worktree,
+    /// then add the runs to the history; a commit whose run is complete is skipped, so an
+    /// interrupted --run continues where it stopped.
+    #[arg(long, value_name = "REV_RANGE")]
+    pub run: Option<String>,
+    /// With --run: run the scenario with --quick.
+    #[arg(long)]
+    pub quick: bool,
+    /// With --run: the folder of per-commit run directories (default: OUT/runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
 }

@@ -11,6 +11,9 @@ use crate::error::LabError;
 use crate::output::{Block, Document, Table, to_html, to_markdown};
 use crate::summary::Summary;
 
+/// Each scenario's summary with its directory's name, by scenario id.
+type Runs = BTreeMap<String, (String, Summary)>;
+
 /// What `index.json` records: the baseline the index was drawn against.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct IndexState {
@@ -72,7 +75,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), LabError> {
 }
 
 /// Each scenario's summary with its directory's name, by scenario id.
-fn load(dir: &Path) -> Result<BTreeMap<String, (String, Summary)>, LabError> {
+fn load(dir: &Path) -> Result<Runs, LabError> {
     let mut out = BTreeMap::new();
     for d in super::scenario_dirs(dir)? {
         let s = Summary::read(&d.join("summary.json")).map_err(LabError::bad)?;
@@ -86,17 +89,13 @@ fn load(dir: &Path) -> Result<BTreeMap<String, (String, Summary)>, LabError> {
 }
 
 /// The distinct values of one provenance field across the run's scenarios, joined.
-fn distinct(runs: &BTreeMap<String, (String, Summary)>, f: impl Fn(&Summary) -> String) -> String {
+fn distinct(runs: &Runs, f: impl Fn(&Summary) -> String) -> String {
     let set: BTreeSet<String> = runs.values().map(|(_, s)| f(s)).collect();
     set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 /// The index page, and the changed verdicts in one line each (for `index.json`).
-fn build(
-    run_dir: &Path,
-    runs: &BTreeMap<String, (String, Summary)>,
-    baseline: Option<(&Path, &BTreeMap<String, (String, Summary)>)>,
-) -> (Document, Vec<String>) {
+fn build(run_dir: &Path, runs: &Runs, baseline: Option<(&Path, &Runs)>) -> (Document, Vec<String>) {
     let name = run_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -220,13 +219,8 @@ fn build(
 }
 
 /// The claims whose verdict differs from the baseline's, verdicts of record first.
-fn baseline_section(
-    d: &mut Document,
-    path: &Path,
-    base: &BTreeMap<String, (String, Summary)>,
-    runs: &BTreeMap<String, (String, Summary)>,
-) -> Vec<String> {
-    let strip = |m: &BTreeMap<String, (String, Summary)>| -> BTreeMap<String, Summary> {
+fn baseline_section(d: &mut Document, path: &Path, base: &Runs, runs: &Runs) -> Vec<String> {
+    let strip = |m: &Runs| -> BTreeMap<String, Summary> {
         m.iter().map(|(k, (_, s))| (k.clone(), s.clone())).collect()
     };
     let (a, b) = (strip(base), strip(runs));
