@@ -51,11 +51,19 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
-    /// Re-render report.md, report.html and charts from a run directory's results.
+    /// Re-render report.md, report.html, charts and the run's index.md/index.html from a run
+    /// directory's results.
     Report {
         /// A run directory (or one scenario's directory inside it).
         run_dir: PathBuf,
+        /// Mark the claims whose verdict differs from this run (default: the baseline the
+        /// index was drawn against before, if any).
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
     },
+    /// The history of runs across commits: per scenario, claim and metric, the series over
+    /// commits, its steps and the first commit of each; verdict changes first.
+    History(HistoryArgs),
 }
 
 /// `lab run`.
@@ -93,6 +101,10 @@ pub struct RunArgs {
     /// is refused by default: it is nearly always a typo in a horizon parameter).
     #[arg(long)]
     pub force: bool,
+    /// A baseline run directory (e.g. reports/baseline): the run's index.md/index.html list the
+    /// claims whose verdict changed against it.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `lab compare`.
@@ -116,4 +128,33 @@ pub struct CompareArgs {
     /// Where to write compare.md and compare.html (default: B).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `lab history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Run directories, scenario directories, or folders of runs (reports/runs/); with --run,
+    /// the scenario file to run at each commit.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write history.md, history.html and history.json (default: reports/history).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Noise threshold in percent: a smaller change of level is never a step.
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
+    /// The git repository that knows the runs' commits (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub git: Option<PathBuf>,
+    /// Build and run each commit of REV_RANGE (A..B, as `git rev-list`) in a git worktree,
+    /// then add the runs to the history; a commit whose run is complete is skipped, so an
+    /// interrupted --run continues where it stopped.
+    #[arg(long, value_name = "REV_RANGE")]
+    pub run: Option<String>,
+    /// With --run: run the scenario with --quick.
+    #[arg(long)]
+    pub quick: bool,
+    /// With --run: the folder of per-commit run directories (default: OUT/runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs_dir: Option<PathBuf>,
 }

@@ -2,7 +2,9 @@
 
 pub mod check;
 pub mod compare;
+pub mod history;
 pub mod hw;
+pub mod index;
 pub mod list;
 pub mod new;
 pub mod report;

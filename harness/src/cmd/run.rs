@@ -38,6 +38,9 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         eprint!("{w}");
     }
     check_work(&plans, args.force)?;
+    if let Some(b) = &args.baseline {
+        super::index::check_baseline(b)?;
+    }
 
     let cwd = std::env::current_dir()?;
     let (commit, dirty) = provenance::git_state(&cwd);
@@ -73,7 +76,11 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
             }
         })?;
     pb.finish_and_clear();
+    let index = super::index::write(&out_root, args.baseline.as_deref())?;
     print_results(args.json, &printed, &out_root);
+    if !args.json {
+        crate::outln!("index: {}", index.with_extension("html").display());
+    }
     Ok(exit_code::OK)
 }
 

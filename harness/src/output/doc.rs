@@ -52,6 +52,23 @@ pub enum Block {
     /// A long table grouped by a key (a point): the key once, as a row spanning the table,
     /// then its rows.
     Grouped(GroupedTable),
+    /// A chart drawn by the report's builder as a complete `<svg>` element (trusted markup,
+    /// inlined in HTML; Markdown says where to see it).
+    Svg {
+        /// Caption.
+        title: String,
+        /// The `<svg>…</svg>` element.
+        svg: String,
+    },
+    /// A table whose cells in column `link_col` link to `hrefs[row]` (relative paths).
+    LinkedTable {
+        /// The table.
+        table: Table,
+        /// The column whose cells are links.
+        link_col: usize,
+        /// One target per row.
+        hrefs: Vec<String>,
+    },
 }
 
 /// A link to an anchor of the same report.

@@ -70,16 +70,27 @@ fn verdict_class(v: &str) -> &'static str {
 }
 
 fn table(out: &mut String, t: &Table) {
+    table_links(out, t, None);
+}
+
+fn table_links(out: &mut String, t: &Table, links: Option<(usize, &[String])>) {
     let tall = if t.rows.len() > 25 { " tall" } else { "" };
     let _ = write!(out, "<div class=\"scroll{tall}\"><table>\n<tr>");
     for h in &t.headers {
         let _ = write!(out, "<th>{}</th>", escape_html(h));
     }
     out.push_str("</tr>\n");
-    for r in &t.rows {
+    for (ri, r) in t.rows.iter().enumerate() {
         out.push_str("<tr>");
         for (i, c) in r.iter().enumerate() {
-            if t.verdict_col == Some(i) {
+            if let Some((_, hrefs)) = links.filter(|(col, h)| *col == i && ri < h.len()) {
+                let _ = write!(
+                    out,
+                    "<td><a href=\"{}\">{}</a></td>",
+                    escape_html(&hrefs[ri]),
+                    escape_html(c)
+                );
+            } else if t.verdict_col == Some(i) {
                 let _ = write!(
                     out,
                     "<td class=\"{}\">{}</td>",
@@ -273,6 +284,18 @@ pub fn to_html(d: &Document, charts_dir: &Path) -> Result<String, ReportError> {
             Block::Links(items) => links(&mut out, items),
             Block::Claims(g) => claims(&mut out, g, charts_dir)?,
             Block::Grouped(t) => grouped(&mut out, t),
+            Block::Svg { title, svg } => {
+                let _ = writeln!(
+                    out,
+                    "<figure>{svg}<figcaption>{}</figcaption></figure>",
+                    escape_html(title)
+                );
+            }
+            Block::LinkedTable {
+                table,
+                link_col,
+                hrefs,
+            } => table_links(&mut out, table, Some((*link_col, hrefs))),
         }
     }
     out.push_str("</body></html>\n");

@@ -28,6 +28,17 @@ fn md_cell(s: &str) -> String {
 }
 
 fn md_table(out: &mut String, t: &Table) {
+    md_table_links(out, t, None);
+}
+
+/// A Markdown link target: spaces and parentheses percent-encoded.
+fn md_href(h: &str) -> String {
+    h.replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+}
+
+fn md_table_links(out: &mut String, t: &Table, links: Option<(usize, &[String])>) {
     let _ = writeln!(
         out,
         "| {} |",
@@ -38,12 +49,18 @@ fn md_table(out: &mut String, t: &Table) {
             .join(" | ")
     );
     let _ = writeln!(out, "|{}", "---|".repeat(t.headers.len()));
-    for r in &t.rows {
-        let _ = writeln!(
-            out,
-            "| {} |",
-            r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
-        );
+    for (ri, r) in t.rows.iter().enumerate() {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| match links {
+                Some((col, hrefs)) if col == ci && ri < hrefs.len() => {
+                    format!("[{}]({})", md_cell(c), md_href(&hrefs[ri]))
+                }
+                _ => md_cell(c),
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
 }
@@ -108,6 +125,14 @@ pub fn to_markdown(d: &Document) -> String {
                 }
                 md_table(&mut out, &flat);
             }
+            Block::Svg { title, .. } => {
+                let _ = writeln!(out, "*Chart: {} (in the HTML page).*\n", md_cell(title));
+            }
+            Block::LinkedTable {
+                table,
+                link_col,
+                hrefs,
+            } => md_table_links(&mut out, table, Some((*link_col, hrefs))),
         }
     }
     out

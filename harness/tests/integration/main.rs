@@ -9,6 +9,8 @@ mod check;
 mod compare;
 mod determinism;
 mod errors;
+mod history;
+mod index;
 mod real;
 mod run;
 mod scenarios;

@@ -62,8 +62,11 @@ fn run_writes_every_output_and_verdicts() {
     assert!(html.contains("&lt;script&gt;"));
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("data:image/png;base64,"));
-    // No temporary directories left behind.
-    assert_eq!(entries(&out), ["mini"]);
+    // No temporary directories left behind; the run's index beside its scenario.
+    assert_eq!(
+        entries(&out),
+        ["index.html", "index.json", "index.md", "mini"]
+    );
 }
 
 #[test]
