@@ -79,9 +79,15 @@ pub struct RunArgs {
     /// Override a parameter for every point: --set arrival_rate=0.8 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Run only part of the points: I/N, 1-based (point index mod N == I-1).
+    /// Run only part of the units (point x replication): I/N, 1-based (unit number mod N ==
+    /// I-1). Without it, read from LAB_SHARD=I/N, JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job, with --shard-count or LAB_SHARD_COUNT) or SLURM_ARRAY_TASK_ID (Slurm job array).
+    /// `lab merge` joins the shards' directories into the unsharded run.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::runner::Shard>,
+    /// The number of shards, for JOB_COMPLETION_INDEX (overrides LAB_SHARD_COUNT).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
     /// Print one JSON object per scenario on stdout instead of the verdict table.
     #[arg(long)]
     pub json: bool,

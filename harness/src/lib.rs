@@ -18,5 +18,6 @@ pub mod provenance;
 pub mod real;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod summary;
 pub mod verdicts;

@@ -26,7 +26,8 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .iter()
         .map(|s| Override::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let shard = args.shard;
+    let shard = crate::shard::resolve(args.shard, args.shard_count, &|k| std::env::var(k).ok())
+        .map_err(LabError::bad)?;
     let opts = LoadOptions {
         quick: args.quick,
         seed: args.seed,
@@ -187,7 +188,7 @@ pub fn summarise(
     let points: Vec<PointResult> = plan
         .points
         .iter()
-        .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
+        .filter(|p| shard.is_none_or(|_| values.contains_key(&p.index)))
         .map(|p| PointResult {
             index: p.index,
             label: p.label.clone(),
@@ -198,7 +199,17 @@ pub fn summarise(
                 .unwrap_or_default(),
         })
         .collect();
-    let judged = crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?;
+    // A part of a sweep holds some replications of some points: its claims are judged by
+    // `lab merge` on the pooled units, not here.
+    let judged = if shard.is_some_and(|s| s.is_partial()) {
+        crate::verdicts::Judged {
+            claims: Vec::new(),
+            verdicts: Vec::new(),
+            probe_replications: 0,
+        }
+    } else {
+        crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?
+    };
     let rows = results
         .iter()
         .flat_map(|r| {
