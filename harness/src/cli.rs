@@ -51,6 +51,10 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
+    /// Join the directories of a sharded run (`lab run --shard`) into the unsharded run's
+    /// summary, results and report; refuses shards of different commits, seeds or scenarios and
+    /// names missing or duplicated units.
+    Merge(MergeArgs),
     /// Re-render report.md, report.html and charts from a run directory's results.
     Report {
         /// A run directory (or one scenario's directory inside it).
@@ -88,6 +92,10 @@ pub struct RunArgs {
     /// The number of shards, for JOB_COMPLETION_INDEX (overrides LAB_SHARD_COUNT).
     #[arg(long, value_name = "N")]
     pub shard_count: Option<u32>,
+    /// Finish an interrupted run in DIR (its --out): only the units its journal lacks run;
+    /// the result is the same bytes as an uninterrupted run. Use the same flags as the run.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object per scenario on stdout instead of the verdict table.
     #[arg(long)]
     pub json: bool,
@@ -99,6 +107,17 @@ pub struct RunArgs {
     /// is refused by default: it is nearly always a typo in a horizon parameter).
     #[arg(long)]
     pub force: bool,
+}
+
+/// `lab merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (or scenario directories inside them).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged run (one directory per scenario, as `lab run --out`).
+    #[arg(long, required = true)]
+    pub out: PathBuf,
 }
 
 /// `lab compare`.

@@ -20,4 +20,5 @@ pub mod runner;
 pub mod scenario;
 pub mod shard;
 pub mod summary;
+pub mod units;
 pub mod verdicts;

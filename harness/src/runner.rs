@@ -64,18 +64,27 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Runs the given units of `plan`; results come back in unit order.
+/// Runs the given units of `plan`, handing each finished one to `done` (the journal) as it
+/// completes; results come back in unit order.
 pub fn run_units(
     plan: &ScenarioPlan,
     units: &[(usize, u32)],
     pb: &ProgressBar,
+    done: &(dyn Fn(&UnitResult) -> std::io::Result<()> + Sync),
 ) -> Result<Vec<UnitResult>, LabError> {
     let results: Vec<Result<UnitResult, LabError>> = units
         .par_iter()
         .map(|&(point, replication)| {
-            let r = run_one(plan, point, &plan.points[point].prepared, replication);
+            let r = run_one(plan, point, &plan.points[point].prepared, replication)?;
+            done(&r).map_err(|e| {
+                LabError::bad(format!(
+                    "{}: cannot record point {point}, replication {replication} in the run's \
+                     journal: {e}",
+                    plan.file.display()
+                ))
+            })?;
             pb.inc(1);
-            r
+            Ok(r)
         })
         .collect();
     results.into_iter().collect()

@@ -135,9 +135,13 @@ fn kubernetes(
         format!("JOB_COMPLETION_INDEX={index}: expected a whole number ≥ 0 (0-based)")
     })?;
     let env_count = match &count_env {
-        Some(c) => Some(c.trim().parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-            format!("LAB_SHARD_COUNT={c}: expected a whole number ≥ 1")
-        })?),
+        Some(c) => Some(
+            c.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("LAB_SHARD_COUNT={c}: expected a whole number ≥ 1"))?,
+        ),
         None => None,
     };
     let n = match (count_flag, env_count) {
@@ -259,7 +263,10 @@ mod tests {
         assert!("0/3".parse::<Shard>().is_err());
         assert!("4/3".parse::<Shard>().is_err());
         assert!("x".parse::<Shard>().is_err());
-        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 2, count: 3 });
+        assert_eq!(
+            "2/3".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 3 }
+        );
         assert_eq!(Shard { index: 2, count: 3 }.to_string(), "2/3");
     }
 
@@ -267,14 +274,23 @@ mod tests {
     fn no_source_means_the_whole_sweep() {
         assert_eq!(resolve(None, None, &env_of(&[])), Ok(None));
         // Empty values are unset (a template that left them blank).
-        assert_eq!(resolve(None, None, &env_of(&[("LAB_SHARD", " ")])), Ok(None));
+        assert_eq!(
+            resolve(None, None, &env_of(&[("LAB_SHARD", " ")])),
+            Ok(None)
+        );
     }
 
     #[test]
     fn lab_shard_from_the_environment() {
-        assert_eq!(resolve(None, None, &env_of(&[("LAB_SHARD", "2/5")])), Ok(s(2, 5)));
+        assert_eq!(
+            resolve(None, None, &env_of(&[("LAB_SHARD", "2/5")])),
+            Ok(s(2, 5))
+        );
         let e = resolve(None, None, &env_of(&[("LAB_SHARD", "6/5")])).unwrap_err();
-        assert!(e.contains("LAB_SHARD=6/5") && e.contains("1 ≤ I ≤ N"), "{e}");
+        assert!(
+            e.contains("LAB_SHARD=6/5") && e.contains("1 ≤ I ≤ N"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -292,15 +308,26 @@ mod tests {
         let env = env_of(&[("JOB_COMPLETION_INDEX", "3")]);
         assert_eq!(resolve(None, Some(4), &env), Ok(s(4, 4)));
         let e = resolve(None, None, &env).unwrap_err();
-        assert!(e.contains("--shard-count") && e.contains("LAB_SHARD_COUNT"), "{e}");
+        assert!(
+            e.contains("--shard-count") && e.contains("LAB_SHARD_COUNT"),
+            "{e}"
+        );
         let e = resolve(None, Some(3), &env).unwrap_err();
         assert!(e.contains("out of range"), "{e}");
         let env = env_of(&[("JOB_COMPLETION_INDEX", "1"), ("LAB_SHARD_COUNT", "4")]);
-        assert!(resolve(None, Some(5), &env).unwrap_err().contains("disagree"));
+        assert!(
+            resolve(None, Some(5), &env)
+                .unwrap_err()
+                .contains("disagree")
+        );
         let env = env_of(&[("JOB_COMPLETION_INDEX", "-1"), ("LAB_SHARD_COUNT", "4")]);
         assert!(resolve(None, None, &env).unwrap_err().contains("0-based"));
         let env = env_of(&[("JOB_COMPLETION_INDEX", "1"), ("LAB_SHARD_COUNT", "0")]);
-        assert!(resolve(None, None, &env).unwrap_err().contains("LAB_SHARD_COUNT=0"));
+        assert!(
+            resolve(None, None, &env)
+                .unwrap_err()
+                .contains("LAB_SHARD_COUNT=0")
+        );
         // --shard-count alone, outside an Indexed Job.
         assert!(resolve(None, Some(2), &env_of(&[])).is_err());
     }
@@ -316,7 +343,10 @@ mod tests {
         ]);
         assert_eq!(resolve(None, None, &env), Ok(s(3, 4)));
         // --array=0-7, count only.
-        let env = env_of(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "8")]);
+        let env = env_of(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ]);
         assert_eq!(resolve(None, None, &env), Ok(s(1, 8)));
         // MIN/MAX only.
         let env = env_of(&[
@@ -343,11 +373,29 @@ mod tests {
         ]);
         assert!(resolve(None, None, &env).unwrap_err().contains("sparse"));
         let env = env_of(&[("SLURM_ARRAY_TASK_ID", "2")]);
-        assert!(resolve(None, None, &env).unwrap_err().contains("number of shards"));
-        let env = env_of(&[("SLURM_ARRAY_TASK_ID", "9"), ("SLURM_ARRAY_TASK_COUNT", "4")]);
-        assert!(resolve(None, None, &env).unwrap_err().contains("not one of 4"));
-        let env = env_of(&[("SLURM_ARRAY_TASK_ID", "a"), ("SLURM_ARRAY_TASK_COUNT", "4")]);
-        assert!(resolve(None, None, &env).unwrap_err().contains("whole number"));
+        assert!(
+            resolve(None, None, &env)
+                .unwrap_err()
+                .contains("number of shards")
+        );
+        let env = env_of(&[
+            ("SLURM_ARRAY_TASK_ID", "9"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert!(
+            resolve(None, None, &env)
+                .unwrap_err()
+                .contains("not one of 4")
+        );
+        let env = env_of(&[
+            ("SLURM_ARRAY_TASK_ID", "a"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert!(
+            resolve(None, None, &env)
+                .unwrap_err()
+                .contains("whole number")
+        );
     }
 
     #[test]
@@ -358,7 +406,10 @@ mod tests {
             ("SLURM_ARRAY_TASK_COUNT", "4"),
         ]);
         let e = resolve(None, None, &env).unwrap_err();
-        assert!(e.contains("LAB_SHARD=1/4") && e.contains("SLURM_ARRAY_TASK_ID=2"), "{e}");
+        assert!(
+            e.contains("LAB_SHARD=1/4") && e.contains("SLURM_ARRAY_TASK_ID=2"),
+            "{e}"
+        );
         let env = env_of(&[
             ("LAB_SHARD", "3/4"),
             ("SLURM_ARRAY_TASK_ID", "2"),

@@ -4,6 +4,7 @@ pub mod check;
 pub mod compare;
 pub mod hw;
 pub mod list;
+pub mod merge;
 pub mod new;
 pub mod report;
 pub mod run;
