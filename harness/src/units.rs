@@ -346,6 +346,28 @@ impl Journal {
     }
 }
 
+/// On an interrupt: removes this process's journals under `root` that hold no finished unit;
+/// returns how many units the others keep (`None` when none).
+pub fn tidy_journals(root: &Path) -> Option<usize> {
+    let mine = format!(".journal-{}", std::process::id());
+    let mut kept = 0;
+    for e in std::fs::read_dir(root).ok()?.flatten() {
+        if !e.file_name().to_string_lossy().ends_with(&mine) {
+            continue;
+        }
+        let n = std::fs::read_dir(e.path()).map_or(0, |rd| {
+            rd.flatten()
+                .filter(|f| f.file_name().to_string_lossy().starts_with('p'))
+                .count()
+        });
+        if n == 0 {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+        kept += n;
+    }
+    (kept > 0).then_some(kept)
+}
+
 /// A resumed run's header must be the one it resumes.
 fn check(path: &Path, mine: &Header, theirs: &Header) -> Result<(), LabError> {
     if let Some((what, a, b)) = mine.mismatch(theirs) {
