@@ -19,8 +19,10 @@ setup: system-deps
 # apt packages the real kernels use, installed only when missing: postgresql (server binaries
 # for the throwaway cluster); cmake, clang and libclang-dev (to compile llama.cpp and generate its
 # bindings for the `llama` build); chromium (Debian's) to open every scenario's report.html
-# headless in the test suite and check it fits a 1280 px screen with every chart loaded.
-# Without them those kernels report not_run or are not built, and the browser checks skip.
+# headless in the test suite and check it fits a 1280 px screen with every chart loaded;
+# slurm-wlm and munge (the one-node Slurm cluster of the sharded sweep test,
+# deploy/slurm/ci-test.sh). Without them those kernels report not_run or are not built, and the
+# browser and Slurm tests skip.
 system-deps:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -30,6 +32,8 @@ system-deps:
     command -v clang >/dev/null || need+=(clang)
     ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
     command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+    command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || need+=(slurm-wlm)
+    command -v munged >/dev/null || [ -x /usr/sbin/munged ] || need+=(munge)
     [ ${#need[@]} -eq 0 ] && exit 0
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
     if command -v apt-get >/dev/null \
@@ -63,6 +67,10 @@ test: system-deps
 # benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions
 bench *args:
     cargo bench -p sims {{args}}
+
+# the merge speed figure: 100 shard directories of the queueing scenario merged (must be < 5 s)
+bench-merge:
+    cargo test --release -p harness --test integration merge_of_100_shards -- --ignored --nocapture
 
 # formatting and clippy, warnings are errors
 lint:

@@ -51,6 +51,10 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two run directories: per scenario, point and metric, with a Welch test.
     Compare(CompareArgs),
+    /// Join the directories of a sharded run (`lab run --shard`) into the unsharded run's
+    /// summary, results and report; refuses shards of different commits, seeds or scenarios and
+    /// names missing or duplicated units.
+    Merge(MergeArgs),
     /// Re-render report.md, report.html, charts and the run's index.md/index.html from a run
     /// directory's results.
     Report {
@@ -87,9 +91,19 @@ pub struct RunArgs {
     /// Override a parameter for every point: --set arrival_rate=0.8 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Run only part of the points: I/N, 1-based (point index mod N == I-1).
+    /// Run only part of the units (point x replication): I/N, 1-based (unit number mod N ==
+    /// I-1). Without it, read from LAB_SHARD=I/N, JOB_COMPLETION_INDEX (Kubernetes Indexed
+    /// Job, with --shard-count or LAB_SHARD_COUNT) or SLURM_ARRAY_TASK_ID (Slurm job array).
+    /// `lab merge` joins the shards' directories into the unsharded run.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::runner::Shard>,
+    /// The number of shards, for JOB_COMPLETION_INDEX (overrides LAB_SHARD_COUNT).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
+    /// Finish an interrupted run in DIR (its --out): only the units its journal lacks run;
+    /// the result is the same bytes as an uninterrupted run. Use the same flags as the run.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object per scenario on stdout instead of the verdict table.
     #[arg(long)]
     pub json: bool,
@@ -105,6 +119,17 @@ pub struct RunArgs {
     /// claims whose verdict changed against it.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
+}
+
+/// `lab merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (or scenario directories inside them).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged run (one directory per scenario, as `lab run --out`).
+    #[arg(long, required = true)]
+    pub out: PathBuf,
 }
 
 /// `lab compare`.

@@ -18,5 +18,7 @@ pub mod provenance;
 pub mod real;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod summary;
+pub mod units;
 pub mod verdicts;

@@ -66,6 +66,7 @@ fn dispatch(command: Command) -> Result<u8, LabError> {
         Command::New { sim, claim, out } => cmd::new::run(&sim, claim.as_deref(), out.as_deref()),
         Command::Run(args) => cmd::run::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
+        Command::Merge(args) => cmd::merge::run(&args),
         Command::Report { run_dir, baseline } => cmd::report::run(&run_dir, baseline.as_deref()),
         Command::History(args) => cmd::history::run(&args),
     }

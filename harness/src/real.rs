@@ -36,13 +36,22 @@ pub fn note_run_output(dir: &std::path::Path, created: bool) {
 }
 
 /// Stops the servers kernels started, removes this run's unfinished work (its hidden work
-/// directories, and the output directory if the run made it and it is empty), says so, and
+/// directories and journals without a finished unit, and the output directory if the run made
+/// it and it is empty; a journal with units stays for `--resume`), says so, and
 /// exits 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 fn on_interrupt(signal: i32) -> ! {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let stopped = sims::real::postgres::stop_all();
     if let Some((dir, created)) = RUN_OUTPUT.lock().unwrap_or_else(|e| e.into_inner()).clone() {
         let mine = format!(".partial-{}", std::process::id());
+        // Finished units stay for `lab run --resume`; a journal without any goes.
+        if let Some(kept) = crate::units::tidy_journals(&dir) {
+            eprintln!(
+                "{kept} finished units kept in {}: `lab run ... --resume {}` finishes the run",
+                dir.display(),
+                dir.display()
+            );
+        }
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
                 if e.file_name().to_string_lossy().ends_with(&mine) {

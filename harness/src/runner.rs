@@ -13,37 +13,7 @@ use sims::simulation::{Counted, MetricKind, Outcome, PreparedParams, RunContext,
 use crate::error::LabError;
 use crate::scenario::ScenarioPlan;
 
-/// `--shard I/N`: this process runs the points with `index % N == I - 1` (1-based `I`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// `I`, 1-based.
-    pub index: u32,
-    /// `N`.
-    pub count: u32,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    /// Parses `I/N` with 1 ≤ I ≤ N.
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || "expected I/N with 1 ≤ I ≤ N (1-based), e.g. --shard 1/4".to_string();
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: u32 = i.trim().parse().map_err(|_| bad())?;
-        let count: u32 = n.trim().parse().map_err(|_| bad())?;
-        if count == 0 || index == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl Shard {
-    /// Whether this shard runs point `point`.
-    pub fn takes(&self, point: usize) -> bool {
-        point as u64 % self.count as u64 == (self.index - 1) as u64
-    }
-}
+pub use crate::shard::Shard;
 
 /// One replication's outcome at one point.
 #[derive(Debug, Clone)]
@@ -58,12 +28,22 @@ pub struct UnitResult {
     pub outcome: Outcome,
 }
 
-/// The units of one scenario, in (point, replication) order.
-pub fn units(plan: &ScenarioPlan, shard: Option<Shard>) -> Vec<(usize, u32)> {
+/// Every unit of one scenario, in (point, replication) order.
+pub fn all_units(plan: &ScenarioPlan) -> Vec<(usize, u32)> {
     plan.points
         .iter()
-        .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
         .flat_map(|p| (0..p.replications).map(move |r| (p.index, r)))
+        .collect()
+}
+
+/// The units of one scenario a shard runs (all of them without one), in (point, replication)
+/// order: the `k`-th unit of [`all_units`] goes to shard `k mod N + 1`.
+pub fn units(plan: &ScenarioPlan, shard: Option<Shard>) -> Vec<(usize, u32)> {
+    all_units(plan)
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| shard.is_none_or(|s| s.takes(*k)))
+        .map(|(_, u)| u)
         .collect()
 }
 
@@ -84,18 +64,27 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Runs the given units of `plan`; results come back in unit order.
+/// Runs the given units of `plan`, handing each finished one to `done` (the journal) as it
+/// completes; results come back in unit order.
 pub fn run_units(
     plan: &ScenarioPlan,
     units: &[(usize, u32)],
     pb: &ProgressBar,
+    done: &(dyn Fn(&UnitResult) -> std::io::Result<()> + Sync),
 ) -> Result<Vec<UnitResult>, LabError> {
     let results: Vec<Result<UnitResult, LabError>> = units
         .par_iter()
         .map(|&(point, replication)| {
-            let r = run_one(plan, point, &plan.points[point].prepared, replication);
+            let r = run_one(plan, point, &plan.points[point].prepared, replication)?;
+            done(&r).map_err(|e| {
+                LabError::bad(format!(
+                    "{}: cannot record point {point}, replication {replication} in the run's \
+                     journal: {e}",
+                    plan.file.display()
+                ))
+            })?;
             pb.inc(1);
-            r
+            Ok(r)
         })
         .collect();
     results.into_iter().collect()
@@ -206,24 +195,4 @@ pub fn by_point_metric(results: &[UnitResult]) -> BTreeMap<usize, BTreeMap<Strin
         }
     }
     m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_partition_points() {
-        let s: Vec<Shard> = (1..=3).map(|i| Shard { index: i, count: 3 }).collect();
-        for p in 0..10 {
-            assert_eq!(s.iter().filter(|s| s.takes(p)).count(), 1);
-        }
-        assert!("0/3".parse::<Shard>().is_err());
-        assert!("4/3".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().is_err());
-        assert_eq!(
-            "2/3".parse::<Shard>().unwrap(),
-            Shard { index: 2, count: 3 }
-        );
-    }
 }

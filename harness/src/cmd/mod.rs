@@ -6,6 +6,7 @@ pub mod history;
 pub mod hw;
 pub mod index;
 pub mod list;
+pub mod merge;
 pub mod new;
 pub mod report;
 pub mod run;

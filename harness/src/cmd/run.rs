@@ -18,6 +18,7 @@ use crate::summary::{
     PointResult, Provenance, RealResult, ResultRow, SCHEMA, ScenarioInfo, Summary, Verdict,
     VerdictRecord,
 };
+use crate::units::{Header, Journal};
 
 /// Runs `lab run` and returns the exit status.
 pub fn run(args: &RunArgs) -> Result<u8, LabError> {
@@ -26,7 +27,8 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .iter()
         .map(|s| Override::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let shard = args.shard;
+    let shard = crate::shard::resolve(args.shard, args.shard_count, &|k| std::env::var(k).ok())
+        .map_err(LabError::bad)?;
     let opts = LoadOptions {
         quick: args.quick,
         seed: args.seed,
@@ -44,9 +46,22 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
 
     let cwd = std::env::current_dir()?;
     let (commit, dirty) = provenance::git_state(&cwd);
-    let out_root = match &args.out {
-        Some(o) => o.clone(),
-        None => {
+    let out_root = match (&args.out, &args.resume) {
+        (Some(o), Some(r)) if o != r => {
+            return Err(LabError::bad(format!(
+                "--out {} and --resume {}: --resume writes into the directory it resumes; give one",
+                o.display(),
+                r.display()
+            )));
+        }
+        (_, Some(r)) if !r.is_dir() => {
+            return Err(LabError::bad(format!(
+                "--resume {}: not a directory, nothing to resume",
+                r.display()
+            )));
+        }
+        (_, Some(o)) | (Some(o), None) => o.clone(),
+        (None, None) => {
             let short: String = commit.chars().take(7).collect();
             PathBuf::from("reports/runs").join(format!(
                 "{}-{short}",
@@ -68,13 +83,20 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         .map(|p| runner::units(p, shard).len() as u64)
         .sum();
     let pb = runner::progress(total, "running");
-    let printed = run_plans(&mut plans, args.real, &out_root, shard, &commit, dirty, &pb)
-        .inspect_err(|_| {
-            // Nothing of this run is worth keeping in a directory it made itself.
-            if created_root && out_root.read_dir().is_ok_and(|mut d| d.next().is_none()) {
-                let _ = std::fs::remove_dir(&out_root);
-            }
-        })?;
+    let settings = Settings {
+        real_mode: args.real,
+        shard,
+        commit: &commit,
+        dirty,
+        resume: args.resume.is_some(),
+        flags: (args.seed, args.replications, &args.set),
+    };
+    let printed = run_plans(&mut plans, &settings, &out_root, &pb).inspect_err(|_| {
+        // Nothing of this run is worth keeping in a directory it made itself.
+        if created_root && out_root.read_dir().is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&out_root);
+        }
+    })?;
     pb.finish_and_clear();
     let index = super::index::write(&out_root, args.baseline.as_deref())?;
     print_results(args.json, &printed, &out_root);
@@ -108,16 +130,27 @@ fn check_work(plans: &[ScenarioPlan], force: bool) -> Result<(), LabError> {
     }
 }
 
-/// Runs every plan and writes its directory; returns each summary with its directory.
+/// How `lab run` runs its plans.
+struct Settings<'a> {
+    real_mode: RealMode,
+    shard: Option<Shard>,
+    commit: &'a str,
+    dirty: bool,
+    /// `--resume`: reuse the units journalled or finished in the output directory.
+    resume: bool,
+    /// `--seed`, `--replications`, `--set` as given (for the units' header).
+    flags: (Option<u64>, Option<u32>, &'a [String]),
+}
+
+/// Runs every plan and writes its directory; returns each summary with its directory. Every
+/// finished unit goes to the scenario's journal first, so a killed run can be resumed.
 fn run_plans(
     plans: &mut [ScenarioPlan],
-    real_mode: RealMode,
+    set: &Settings<'_>,
     out_root: &Path,
-    shard: Option<Shard>,
-    commit: &str,
-    dirty: bool,
     pb: &indicatif::ProgressBar,
 ) -> Result<Vec<(Summary, PathBuf)>, LabError> {
+    let (real_mode, shard, commit, dirty) = (set.real_mode, set.shard, set.commit, set.dirty);
     let host = provenance::host();
     let mut printed = Vec::new();
     for plan in plans.iter_mut() {
@@ -127,8 +160,18 @@ fn run_plans(
         // The kernel first: its measurements may become the model's parameters.
         let real = crate::real::run(plan, real_mode, pb)?;
         let plan = &*plan;
-        let units = runner::units(plan, shard);
-        let results = runner::run_units(plan, &units, pb)?;
+        let header = Header::of(plan, set.flags, commit, dirty, shard);
+        let (journal, done) = Journal::start(out_root, &header, set.resume)?;
+        let have: std::collections::BTreeSet<(usize, u32)> =
+            done.iter().map(|u| (u.point, u.replication)).collect();
+        let todo: Vec<(usize, u32)> = runner::units(plan, shard)
+            .into_iter()
+            .filter(|u| !have.contains(u))
+            .collect();
+        pb.inc(done.len() as u64);
+        let mut results = runner::run_units(plan, &todo, pb, &|u| journal.record(u))?;
+        results.extend(done);
+        results.sort_by_key(|u| (u.point, u.replication));
         let progress = |m: &str| pb.set_message(m.to_string());
         let (summary, rows) = summarise(plan, &results, shard, real, &progress)?;
         pb.set_message("");
@@ -146,7 +189,9 @@ fn run_plans(
             overrides: plan.overrides.clone(),
             probe_replications: summary.provenance.probe_replications,
         };
-        let dir = write_scenario_dir(out_root, plan, &summary, &rows)?;
+        let units = crate::units::jsonl(&header, &results)?;
+        let dir = write_scenario_dir(out_root, plan, &summary, &rows, &units)?;
+        journal.finish(out_root, &plan.id);
         printed.push((summary, dir));
     }
     Ok(printed)
@@ -194,7 +239,7 @@ pub fn summarise(
     let points: Vec<PointResult> = plan
         .points
         .iter()
-        .filter(|p| shard.is_none_or(|s| s.takes(p.index)))
+        .filter(|p| shard.is_none_or(|_| values.contains_key(&p.index)))
         .map(|p| PointResult {
             index: p.index,
             label: p.label.clone(),
@@ -205,7 +250,17 @@ pub fn summarise(
                 .unwrap_or_default(),
         })
         .collect();
-    let judged = crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?;
+    // A part of a sweep holds some replications of some points: its claims are judged by
+    // `lab merge` on the pooled units, not here.
+    let judged = if shard.is_some_and(|s| s.is_partial()) {
+        crate::verdicts::Judged {
+            claims: Vec::new(),
+            verdicts: Vec::new(),
+            probe_replications: 0,
+        }
+    } else {
+        crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?
+    };
     let rows = results
         .iter()
         .flat_map(|r| {
@@ -251,14 +306,15 @@ pub fn summarise(
     Ok((summary, rows))
 }
 
-/// Writes everything for one scenario under a temporary name, then renames it into place.
-/// Two runs writing the same `--out` both succeed: each works in its own hidden directory, and
-/// the last complete one takes the final name.
-fn write_scenario_dir(
+/// Writes everything for one scenario (`units` is `units.jsonl`'s text) under a temporary
+/// name, then renames it into place. Two runs writing the same `--out` both succeed: each works
+/// in its own hidden directory, and the last complete one takes the final name.
+pub fn write_scenario_dir(
     root: &Path,
     plan: &ScenarioPlan,
     summary: &Summary,
     rows: &[ResultRow],
+    units: &str,
 ) -> Result<PathBuf, LabError> {
     let final_dir = root.join(&plan.id);
     let pid = std::process::id();
@@ -269,6 +325,7 @@ fn write_scenario_dir(
     let write = || -> Result<(), LabError> {
         std::fs::create_dir_all(&tmp)?;
         std::fs::write(tmp.join("scenario.toml"), &plan.source)?;
+        std::fs::write(tmp.join(crate::units::UNITS_FILE), units)?;
         crate::output::write_all(&tmp, summary, rows)
             .map_err(|e| LabError::internal(e.to_string()))?;
         // summary.json last: its presence marks a complete directory.
