@@ -18,7 +18,9 @@ setup: system-deps
 
 # apt packages the real kernels use, installed only when missing: postgresql (server binaries
 # for the throwaway cluster); cmake, clang and libclang-dev (to compile llama.cpp and generate its
-# bindings for the `llama` build). Without them those kernels report not_run or are not built.
+# bindings for the `llama` build); mesa-vulkan-drivers (Mesa's lavapipe, a CPU Vulkan driver, and
+# the Vulkan loader libvulkan1) so the webgpu room's wgpu kernel has an adapter without a GPU.
+# Without them those kernels report not_run or are not built.
 system-deps:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -27,6 +29,7 @@ system-deps:
     command -v cmake >/dev/null || need+=(cmake)
     command -v clang >/dev/null || need+=(clang)
     ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+    ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
     [ ${#need[@]} -eq 0 ] && exit 0
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
     if command -v apt-get >/dev/null \
@@ -50,11 +53,15 @@ lab *args:
     {{lab}} {{args}}
 
 # the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode; then the
-# llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes cold)
+# llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes cold);
+# then the webgpu room's WGSL kernels through wgpu on lavapipe (wgpu compiles once, ~2.5 min of
+# CPU cold), checked against the CPU reference
 test: system-deps
     cargo test --workspace
     cargo test -p llama-kernel --features llama
     cargo test -p harness --features llama --test integration llama
+    cargo test -p webgpu-kernel --features gpu
+    cargo test -p harness --features gpu --test integration webgpu
 
 # benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions
 bench *args:

@@ -24,7 +24,7 @@ pub struct RealParams {
     pub matvec_dim: u32,
     /// Matmul (prefill) `M, N, K` (quick: 16, 256, 512).
     pub matmul_mnk: [u32; 3],
-    /// Layer chain sizes (quick: 64 and 256).
+    /// Layer chain sizes (quick: the same 64 and 1024).
     pub chain_dims: Vec<u32>,
     /// Layers in the chain.
     pub chain_layers: u32,
@@ -88,7 +88,7 @@ impl RealParams {
             trials: 3,
             matvec_dim: self.matvec_dim.min(1024),
             matmul_mnk: [16, 256, 512],
-            chain_dims: vec![64, 256],
+            chain_dims: vec![64, 1024],
             chain_trials: 5,
             checked_outputs: self.checked_outputs.min(64),
             ..self
@@ -179,6 +179,11 @@ impl Kernel for WebgpuInt4 {
     }
 }
 
+/// An adapter name without its parenthesised details (`llvmpipe`).
+fn short(name: &str) -> &str {
+    name.split(" (").next().unwrap_or(name)
+}
+
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
@@ -264,7 +269,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             if !lines.is_empty() {
                 series.push(RealSeries {
                     id: format!("{op}-{act}-shapes"),
-                    title: format!("{op} {act}: time by workgroup shape on {}", a.name),
+                    title: format!("{op} {act} by workgroup shape ({})", short(&a.name)),
                     x_label: "shape: 1=(4,4) 2=(8,8) 3=(16,16) 4=(64,1) 5=(256,1)".into(),
                     y_label: "ms per run (mean)".into(),
                     lines,
