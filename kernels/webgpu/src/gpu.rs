@@ -415,16 +415,18 @@ fn chain(g: &Gpu, dim: u32, opts: &Options) -> Result<Vec<ChainRow>, KernelError
     let readback = |src: &Buffer, enc: &mut wgpu::CommandEncoder| {
         enc.copy_buffer_to_buffer(src, 0, &staging, 0, u64::from(dim) * 4);
     };
-    let mut rows = Vec::new();
+    const STRUCTURES: [&str; 3] = ["batched", "per_layer_submit", "per_layer_readback"];
+    let mut samples = vec![Vec::new(); 3];
+    let mut agrees = [true; 3];
     let mut reference_out: Option<Vec<f32>> = None;
-    for structure in ["batched", "per_layer_submit", "per_layer_readback"] {
-        let mut samples = Vec::new();
-        let mut agrees = true;
-        for trial in 0..=opts.chain_trials {
+    // Trials outer, structures inner: the three structures of a trial run back to back, so a
+    // busy machine's drift hits them alike and paired differences cancel it.
+    for trial in 0..=opts.chain_trials {
+        for (si, structure) in STRUCTURES.iter().enumerate() {
             g.queue.write_buffer(&bufs[0], 0, &input);
             g.wait()?;
             let t = Instant::now();
-            let out = match structure {
+            let out = match *structure {
                 "batched" => {
                     let mut enc = g.device.create_command_encoder(&Default::default());
                     {
@@ -470,19 +472,22 @@ fn chain(g: &Gpu, dim: u32, opts: &Options) -> Result<Vec<ChainRow>, KernelError
             };
             let ms = t.elapsed().as_secs_f64() * 1e3;
             if trial > 0 {
-                samples.push(ms);
+                samples[si].push(ms);
             }
             match &reference_out {
                 None => reference_out = Some(out),
-                Some(r) => agrees &= *r == out,
+                Some(r) => agrees[si] &= *r == out,
             }
         }
-        g.check_errors()?;
+    }
+    g.check_errors()?;
+    let mut rows = Vec::new();
+    for (si, samples) in samples.into_iter().enumerate() {
         rows.push(ChainRow {
             dim,
-            structure: structure.into(),
+            structure: STRUCTURES[si].into(),
             samples_ms: samples,
-            agrees,
+            agrees: agrees[si],
         });
     }
     Ok(rows)
