@@ -21,8 +21,9 @@ setup: system-deps
 # bindings for the `llama` build); chromium (Debian's) to open every scenario's report.html
 # headless in the test suite and check it fits a 1280 px screen with every chart loaded;
 # slurm-wlm and munge (the one-node Slurm cluster of the sharded sweep test,
-# deploy/slurm/ci-test.sh). Without them those kernels report not_run or are not built, and the
-# browser and Slurm tests skip.
+# deploy/slurm/ci-test.sh); mesa-vulkan-drivers (Mesa's lavapipe, a CPU Vulkan driver, and the
+# Vulkan loader libvulkan1) so the webgpu room's wgpu kernel has an adapter without a GPU.
+# Without them those kernels report not_run or are not built, and the browser and Slurm tests skip.
 system-deps:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -34,6 +35,7 @@ system-deps:
     command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
     command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || need+=(slurm-wlm)
     command -v munged >/dev/null || [ -x /usr/sbin/munged ] || need+=(munge)
+    ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
     [ ${#need[@]} -eq 0 ] && exit 0
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
     if command -v apt-get >/dev/null \
@@ -57,12 +59,16 @@ lab *args:
     {{lab}} {{args}}
 
 # the test suite (what CI runs): unit, golden, CLI and every scenario in --quick mode (its
-# report.html opened in headless Chromium: no sideways scroll at 1280 px, every chart loaded); then the
-# llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes cold)
+# report.html opened in headless Chromium: no sideways scroll at 1280 px, every chart loaded); then
+# the llama.cpp kernels built and run on generated tiny models (llama.cpp compiles once, minutes
+# cold); then the webgpu room's WGSL kernels through wgpu on lavapipe (wgpu compiles once, ~2.5
+# min of CPU cold), checked against the CPU reference
 test: system-deps
     cargo test --workspace
     cargo test -p llama-kernel --features llama
     cargo test -p harness --features llama --test integration llama
+    cargo test -p webgpu-kernel --features gpu
+    cargo test -p harness --features gpu --test integration webgpu
 
 # benchmarks (criterion): the engine on M/M/1 at rho 0.9 with 1M customers, tail-sampling decisions
 bench *args:

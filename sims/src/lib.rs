@@ -31,3 +31,4 @@ pub mod tail_sampling;
 pub mod thermal;
 pub mod time;
 pub mod tool;
+pub mod webgpu;

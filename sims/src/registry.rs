@@ -17,6 +17,7 @@ use crate::speculative::Speculative;
 use crate::tail_sampling::TailSampling;
 use crate::thermal::Thermal;
 use crate::tool::{ArgValue, Tool};
+use crate::webgpu::Webgpu;
 
 /// All registered simulations, sorted by name.
 pub const SIMULATIONS: &[&dyn Simulation] = &[
@@ -32,6 +33,7 @@ pub const SIMULATIONS: &[&dyn Simulation] = &[
     &Registered::<Speculative>::NEW,
     &Registered::<TailSampling>::NEW,
     &Registered::<Thermal>::NEW,
+    &Registered::<Webgpu>::NEW,
 ];
 
 /// The simulation called `name`.

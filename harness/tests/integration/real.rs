@@ -403,3 +403,37 @@ fn layer_kernel_runs_and_its_cascade_matches_the_model() {
         assert_eq!(verdict(id), "holds", "{id}");
     }
 }
+
+#[test]
+fn webgpu_kernel_checks_against_the_cpu_or_says_why_not() {
+    let built = cfg!(feature = "gpu");
+    let t = tempdir();
+    let out = t.path().join("webgpu");
+    let file = root().join("scenarios/webgpu.toml");
+    lab(
+        &root(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("webgpu"));
+    let real = &s["real"][0];
+    assert_eq!(real["kernel"], "webgpu_int4");
+    if real["status"] == "not_run" {
+        let why = real["reason"].as_str().unwrap();
+        assert!(!built || why.contains("adapter"), "{real}");
+        assert!(built || why.contains("--features gpu"), "{real}");
+        return;
+    }
+    let m = &real["metrics"];
+    assert!(m["max_rel_error"].as_f64().unwrap() < 1e-4, "{real}");
+    assert_eq!(m["article_wgsl_compiles"].as_f64().unwrap(), 0.0);
+    assert_eq!(m["chain_outputs_agree"].as_f64().unwrap(), 1.0);
+    assert!(m["matvec_f32_article2d_wg8x8_ms"].as_f64().unwrap() > 0.0);
+    assert!(real["ci95"]["chain64_per_crossing_ms"].is_array(), "{real}");
+}

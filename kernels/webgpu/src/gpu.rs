@@ -1,0 +1,548 @@
+//! The measuring functions on wgpu (the `gpu` feature): adapters, the checked sweep, the
+//! article's shader, and the layer chain's dispatch structures.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wgpu::{Buffer, BufferUsages, Device, Queue};
+
+use crate::reference::{self, Weights};
+use crate::wgsl::{self, Act, Mapping};
+use crate::{AdapterDesc, ChainRow, Check, KernelError, Options, Report, SweepRow};
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn desc(a: &wgpu::Adapter) -> AdapterDesc {
+    let i = a.get_info();
+    let f = a.features();
+    let l = a.limits();
+    AdapterDesc {
+        backend: format!("{:?}", i.backend),
+        name: i.name,
+        device_type: format!("{:?}", i.device_type),
+        driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+        subgroup_sizes: (i.subgroup_min_size, i.subgroup_max_size),
+        shader_f16: f.contains(wgpu::Features::SHADER_F16),
+        subgroups: f.contains(wgpu::Features::SUBGROUP),
+        max_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+        max_workgroup_size_x: l.max_compute_workgroup_size_x,
+        max_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+        max_storage_binding_bytes: l.max_storage_buffer_binding_size,
+    }
+}
+
+pub(crate) fn adapters() -> Result<Vec<AdapterDesc>, KernelError> {
+    let list = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+    Ok(list.iter().map(desc).collect())
+}
+
+struct Gpu {
+    device: Device,
+    queue: Queue,
+    adapter: AdapterDesc,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+fn wgpu_err(e: impl std::fmt::Display) -> KernelError {
+    KernelError::Wgpu(e.to_string())
+}
+
+impl Gpu {
+    fn open() -> Result<Gpu, KernelError> {
+        let inst = instance();
+        let adapter = pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|e| {
+            KernelError::NoAdapter(format!(
+                "{e} (no Vulkan driver: install mesa-vulkan-drivers for lavapipe)"
+            ))
+        })?;
+        let a = desc(&adapter);
+        let mut features = wgpu::Features::empty();
+        if a.shader_f16 {
+            features |= wgpu::Features::SHADER_F16;
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("claimlab-webgpu"),
+            required_features: features,
+            required_limits: wgpu::Limits::default(),
+            ..Default::default()
+        }))
+        .map_err(wgpu_err)?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&errors);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        Ok(Gpu {
+            device,
+            queue,
+            adapter: a,
+            errors,
+        })
+    }
+
+    fn check_errors(&self) -> Result<(), KernelError> {
+        let mut v = self
+            .errors
+            .lock()
+            .map_err(|_| KernelError::Wgpu("poisoned".into()))?;
+        if let Some(e) = v.first().cloned() {
+            v.clear();
+            return Err(KernelError::Wgpu(e));
+        }
+        Ok(())
+    }
+
+    fn wait(&self) -> Result<(), KernelError> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(wgpu_err)?;
+        Ok(())
+    }
+
+    fn buffer(&self, bytes: &[u8], usage: BufferUsages) -> Buffer {
+        let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: (bytes.len() as u64).max(4),
+            usage: usage | BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&b, 0, bytes);
+        b
+    }
+
+    fn storage(&self, bytes: &[u8]) -> Buffer {
+        self.buffer(bytes, BufferUsages::STORAGE | BufferUsages::COPY_SRC)
+    }
+
+    /// Copies `buf` into a mappable buffer, maps it and returns its f32s.
+    fn read(&self, buf: &Buffer) -> Result<Vec<f32>, KernelError> {
+        let size = buf.size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        self.map_read(&staging)
+    }
+
+    fn map_read(&self, staging: &Buffer) -> Result<Vec<f32>, KernelError> {
+        let status = Arc::new(Mutex::new(None));
+        let s2 = Arc::clone(&status);
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut s) = s2.lock() {
+                *s = Some(r.map_err(|e| e.to_string()));
+            }
+        });
+        self.wait()?;
+        if let Some(Err(e)) = status
+            .lock()
+            .map_err(|_| KernelError::Wgpu("poisoned".into()))?
+            .take()
+        {
+            return Err(KernelError::Wgpu(e));
+        }
+        let view = staging.slice(..).get_mapped_range().map_err(wgpu_err)?;
+        let out = view
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    fn pipeline(&self, src: &str, entry: &str) -> Result<wgpu::ComputePipeline, KernelError> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: None,
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+        let p = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: None,
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            let text = match e {
+                wgpu::Error::Validation { description, .. } => description,
+                other => other.to_string(),
+            };
+            return Err(KernelError::Wgpu(first_line(&text)));
+        }
+        Ok(p)
+    }
+
+    fn bind(&self, p: &wgpu::ComputePipeline, entries: &[(u32, &Buffer)]) -> wgpu::BindGroup {
+        let e: Vec<wgpu::BindGroupEntry> = entries
+            .iter()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: *i,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &p.get_bind_group_layout(0),
+            entries: &e,
+        })
+    }
+
+    fn dispatch(&self, p: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, (x, y): (u32, u32)) {
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(p);
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        self.queue.submit([enc.finish()]);
+    }
+}
+
+/// The compiler's message in one line: the lines after wgpu's "Caused by" preamble.
+fn first_line(s: &str) -> String {
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Validation Error") && !l.starts_with("Caused by")
+        })
+        .collect();
+    let text = lines.join(" ");
+    text.chars().take(400).collect()
+}
+
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn f16_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| reference::f16_bits(*x).to_le_bytes())
+        .collect()
+}
+
+/// One product's inputs on the device.
+struct Problem {
+    m: u32,
+    w: Weights,
+    act: Vec<f32>,
+    wbuf: Buffer,
+    sbuf: Buffer,
+    a32: Buffer,
+    a16: Option<Buffer>,
+    out: Buffer,
+    dims: Buffer,
+}
+
+impl Problem {
+    fn new(g: &Gpu, (m, n, k): (u32, u32, u32), seed: u64) -> Problem {
+        let w = Weights::random(n, k, seed, 1.0);
+        let act = reference::activations((m * k) as usize, seed ^ 0xac7);
+        Problem {
+            m,
+            wbuf: g.storage(&u32_bytes(&w.packed)),
+            sbuf: g.storage(&f32_bytes(&w.scales)),
+            a32: g.storage(&f32_bytes(&act)),
+            a16: g.adapter.shader_f16.then(|| g.storage(&f16_bytes(&act))),
+            out: g.storage(&vec![0u8; (m * n * 4) as usize]),
+            dims: g.buffer(&u32_bytes(&[m, n, k, 0]), BufferUsages::UNIFORM),
+            w,
+            act,
+        }
+    }
+}
+
+fn measure_config(
+    g: &Gpu,
+    pb: &Problem,
+    op: &str,
+    act: Act,
+    mapping: Mapping,
+    shape: (u32, u32),
+    opts: &Options,
+) -> Result<(SweepRow, Check), KernelError> {
+    let p = g.pipeline(&wgsl::kernel(mapping, act, shape), "main")?;
+    let abuf = match act {
+        Act::F32 => &pb.a32,
+        Act::F16 => pb
+            .a16
+            .as_ref()
+            .ok_or_else(|| KernelError::Wgpu("no f16".into()))?,
+    };
+    let bg = g.bind(
+        &p,
+        &[
+            (0, &pb.wbuf),
+            (1, &pb.sbuf),
+            (2, abuf),
+            (3, &pb.out),
+            (4, &pb.dims),
+        ],
+    );
+    let groups = wgsl::workgroups(
+        mapping,
+        shape,
+        pb.m,
+        pb.w.n,
+        g.adapter.max_workgroups_per_dimension.min(65_535),
+    );
+    // Clear the output, run once, check it against the CPU reference.
+    g.queue
+        .write_buffer(&pb.out, 0, &vec![0u8; pb.out.size() as usize]);
+    g.dispatch(&p, &bg, groups);
+    let got = g.read(&pb.out)?;
+    g.check_errors()?;
+    let picks = reference::sample_outputs(pb.m, pb.w.n, opts.checked_outputs, opts.seed);
+    let label = format!(
+        "{op} {} {} ({},{})",
+        act.name(),
+        mapping.name(),
+        shape.0,
+        shape.1
+    );
+    let check = Check {
+        label,
+        n: picks.len() as u32,
+        max_rel_error: reference::max_rel_error(&pb.w, &pb.act, &got, pb.m, &picks),
+    };
+    let mut samples = Vec::new();
+    for _ in 0..opts.trials {
+        let t = Instant::now();
+        g.dispatch(&p, &bg, groups);
+        g.wait()?;
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (m, n, k) = (f64::from(pb.m), f64::from(pb.w.n), f64::from(pb.w.k));
+    let act_bytes = if act == Act::F16 { 2.0 } else { 4.0 };
+    Ok((
+        SweepRow {
+            op: op.into(),
+            act,
+            mapping,
+            shape,
+            samples_ms: samples,
+            bytes: pb.w.bytes() + m * k * act_bytes + m * n * 4.0,
+            flops: 2.0 * m * n * k,
+        },
+        check,
+    ))
+}
+
+/// The article's shader verbatim (compiles?) and completed (what does it compute?).
+fn article(g: &Gpu, pb: &Problem) -> Result<(bool, String, f64), KernelError> {
+    let verbatim = g.pipeline(wgsl::ARTICLE_VERBATIM, "matmul_q4_f16");
+    let (compiles, error) = match verbatim {
+        Ok(_) => (true, String::new()),
+        Err(e) => (false, e.to_string()),
+    };
+    let p = g.pipeline(&wgsl::article_completed(pb.w.k, pb.m), "matmul_q4_f16")?;
+    let bg = g.bind(&p, &[(0, &pb.wbuf), (2, &pb.a32), (3, &pb.out)]);
+    g.queue
+        .write_buffer(&pb.out, 0, &vec![0u8; pb.out.size() as usize]);
+    g.dispatch(&p, &bg, (pb.w.n.div_ceil(8), pb.m.div_ceil(8)));
+    let got = g.read(&pb.out)?;
+    g.check_errors()?;
+    let picks: Vec<(u32, u32)> = (0..pb.w.n).step_by(7).map(|r| (0, r)).collect();
+    Ok((
+        compiles,
+        error,
+        reference::max_rel_error(&pb.w, &pb.act, &got, pb.m, &picks),
+    ))
+}
+
+fn chain(g: &Gpu, dim: u32, opts: &Options) -> Result<Vec<ChainRow>, KernelError> {
+    let p = g.pipeline(&wgsl::chain_kernel(), "main")?;
+    let layers: Vec<(Buffer, Buffer)> = (0..opts.chain_layers)
+        .map(|l| {
+            let w = Weights::random(dim, dim, opts.seed ^ (0x1a7e + u64::from(l)), 1.0);
+            (
+                g.storage(&u32_bytes(&w.packed)),
+                g.storage(&f32_bytes(&w.scales)),
+            )
+        })
+        .collect();
+    let input = f32_bytes(&reference::activations(dim as usize, opts.seed ^ 0x1));
+    let bufs = [g.storage(&input), g.storage(&input)];
+    let dims = g.buffer(&u32_bytes(&[1, dim, dim, 0]), BufferUsages::UNIFORM);
+    let bgs: Vec<wgpu::BindGroup> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, (w, s))| {
+            g.bind(
+                &p,
+                &[
+                    (0, w),
+                    (1, s),
+                    (2, &bufs[i % 2]),
+                    (3, &bufs[(i + 1) % 2]),
+                    (4, &dims),
+                ],
+            )
+        })
+        .collect();
+    let last = &bufs[layers.len() % 2];
+    let groups = wgsl::workgroups(Mapping::Flat, (64, 1), 1, dim, 65_535);
+    let staging = g.device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: u64::from(dim) * 4,
+        usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let readback = |src: &Buffer, enc: &mut wgpu::CommandEncoder| {
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, u64::from(dim) * 4);
+    };
+    const STRUCTURES: [&str; 3] = ["batched", "per_layer_submit", "per_layer_readback"];
+    let mut samples = vec![Vec::new(); 3];
+    let mut agrees = [true; 3];
+    let mut reference_out: Option<Vec<f32>> = None;
+    // Trials outer, structures inner: the three structures of a trial run back to back, so a
+    // busy machine's drift hits them alike and paired differences cancel it.
+    for trial in 0..=opts.chain_trials {
+        for (si, structure) in STRUCTURES.iter().enumerate() {
+            g.queue.write_buffer(&bufs[0], 0, &input);
+            g.wait()?;
+            let t = Instant::now();
+            let out = match *structure {
+                "batched" => {
+                    let mut enc = g.device.create_command_encoder(&Default::default());
+                    {
+                        let mut pass = enc.begin_compute_pass(&Default::default());
+                        pass.set_pipeline(&p);
+                        for bg in &bgs {
+                            pass.set_bind_group(0, bg, &[]);
+                            pass.dispatch_workgroups(groups.0, groups.1, 1);
+                        }
+                    }
+                    readback(last, &mut enc);
+                    g.queue.submit([enc.finish()]);
+                    g.map_read(&staging)?
+                }
+                "per_layer_submit" => {
+                    for bg in &bgs {
+                        g.dispatch(&p, bg, groups);
+                        g.wait()?;
+                    }
+                    let mut enc = g.device.create_command_encoder(&Default::default());
+                    readback(last, &mut enc);
+                    g.queue.submit([enc.finish()]);
+                    g.map_read(&staging)?
+                }
+                _ => {
+                    let mut v = Vec::new();
+                    for (i, bg) in bgs.iter().enumerate() {
+                        let mut enc = g.device.create_command_encoder(&Default::default());
+                        {
+                            let mut pass = enc.begin_compute_pass(&Default::default());
+                            pass.set_pipeline(&p);
+                            pass.set_bind_group(0, bg, &[]);
+                            pass.dispatch_workgroups(groups.0, groups.1, 1);
+                        }
+                        readback(&bufs[(i + 1) % 2], &mut enc);
+                        g.queue.submit([enc.finish()]);
+                        v = g.map_read(&staging)?;
+                        // The data comes back for the next layer (the app's side of a crossing).
+                        g.queue.write_buffer(&bufs[(i + 1) % 2], 0, &f32_bytes(&v));
+                    }
+                    v
+                }
+            };
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if trial > 0 {
+                samples[si].push(ms);
+            }
+            match &reference_out {
+                None => reference_out = Some(out),
+                Some(r) => agrees[si] &= *r == out,
+            }
+        }
+    }
+    g.check_errors()?;
+    let mut rows = Vec::new();
+    for (si, samples) in samples.into_iter().enumerate() {
+        rows.push(ChainRow {
+            dim,
+            structure: STRUCTURES[si].into(),
+            samples_ms: samples,
+            agrees: agrees[si],
+        });
+    }
+    Ok(rows)
+}
+
+pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report, KernelError> {
+    let g = Gpu::open()?;
+    progress(&format!("adapter: {}", g.adapter.line()));
+    let acts: Vec<Act> = if g.adapter.shader_f16 {
+        vec![Act::F32, Act::F16]
+    } else {
+        vec![Act::F32]
+    };
+    let (n, k) = opts.matvec_nk;
+    let mv = Problem::new(&g, (1, n, k), opts.seed);
+    let (compiles, error, completed_err) = article(&g, &mv)?;
+    let mut sweep = Vec::new();
+    let mut checks = Vec::new();
+    let mm = Problem::new(&g, opts.matmul_mnk, opts.seed ^ 0x3a7);
+    for (op, pb) in [("matvec", &mv), ("matmul", &mm)] {
+        for &act in &acts {
+            // One workgroup per output is a matvec shape; a prefill uses the 2-D and flat ones.
+            for &mapping in opts
+                .mappings
+                .iter()
+                .filter(|m| op == "matvec" || **m != Mapping::RowPerWorkgroup)
+            {
+                for &shape in &opts.shapes {
+                    progress(&format!(
+                        "{op} {} {} ({},{})",
+                        act.name(),
+                        mapping.name(),
+                        shape.0,
+                        shape.1
+                    ));
+                    let (row, check) = measure_config(&g, pb, op, act, mapping, shape, opts)?;
+                    sweep.push(row);
+                    checks.push(check);
+                }
+            }
+        }
+    }
+    let mut chains = Vec::new();
+    for &d in &opts.chain_dims {
+        progress(&format!("layer chain, dim {d}"));
+        chains.extend(chain(&g, d, opts)?);
+    }
+    Ok(Report {
+        adapter: g.adapter.clone(),
+        f16_ran: acts.contains(&Act::F16),
+        checks,
+        article_verbatim_compiles: compiles,
+        article_verbatim_error: error,
+        article_completed_max_rel_error: completed_err,
+        sweep,
+        chains,
+    })
+}
