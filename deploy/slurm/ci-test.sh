@@ -110,8 +110,9 @@ for _ in $(seq 180); do
 done
 [ -z "$(squeue -h)" ] || fail "jobs still queued after 90 s: $(squeue)"
 id=$(basename "$scenario" .toml)
-whole="$tmp/whole/$(ls "$tmp/whole")"
-merged="$tmp/merged/$(ls "$tmp/merged" 2>/dev/null | head -1)"
+# The scenario's directory (a run directory also holds its index pages).
+whole=$(ls -d "$tmp/whole/$id" 2>/dev/null || ls -d "$tmp"/whole/*/ | head -1)
+merged=$(ls -d "$tmp/merged/$id" 2>/dev/null || ls -d "$tmp"/merged/*/ 2>/dev/null | head -1)
 [ -f "$merged/summary.json" ] || fail "no merged summary; job output: $(cat "$tmp"/lab-*.out 2>/dev/null | tail -20)"
 shards=$(ls -d "$tmp"/parts/shard-* | wc -l)
 [ "$shards" = 3 ] || fail "expected 3 shard directories, found $shards"
