@@ -47,7 +47,26 @@ pub fn units(plan: &ScenarioPlan, shard: Option<Shard>) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// A progress bar on a terminal, nothing otherwise.
+/// A unit's share of the progress bar: the point's estimated milliseconds of one core for one
+/// replication (its room's own work estimate), so the bar and its ETA move with the work done,
+/// not with the count of units (a run's slowest replications are often its last). Rooms without
+/// an estimate count a second per unit.
+pub fn unit_weight(plan: &ScenarioPlan, point: usize) -> u64 {
+    plan.points
+        .get(point)
+        .and_then(|p| plan.sim.work(&p.prepared))
+        .map(|w| w.cpu_seconds() * 1000.0)
+        .filter(|ms| ms.is_finite())
+        .map_or(1000, |ms| (ms.round() as u64).max(1))
+}
+
+/// The total weight of `units` of `plan` (see [`unit_weight`]).
+pub fn units_weight(plan: &ScenarioPlan, units: &[(usize, u32)]) -> u64 {
+    units.iter().map(|&(p, _)| unit_weight(plan, p)).sum()
+}
+
+/// A progress bar on a terminal, nothing otherwise. Its length is the run's estimated work
+/// (see [`unit_weight`]), so its ETA is the estimated work left at the rate done so far.
 pub fn progress(total: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() || total == 0 {
         return ProgressBar::hidden();
@@ -55,7 +74,7 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total);
     pb.set_style(
         ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} replications {elapsed_precise} eta {eta}",
+            "{prefix:>12} [{bar:30}] {percent:>3}% of the estimated work {elapsed_precise} eta {eta} {wide_msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
@@ -83,7 +102,7 @@ pub fn run_units(
                     plan.file.display()
                 ))
             })?;
-            pb.inc(1);
+            pb.inc(unit_weight(plan, point));
             Ok(r)
         })
         .collect();

@@ -80,7 +80,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
 
     let total: u64 = plans
         .iter()
-        .map(|p| runner::units(p, shard).len() as u64)
+        .map(|p| runner::units_weight(p, &runner::units(p, shard)))
         .sum();
     let pb = runner::progress(total, "running");
     let settings = Settings {
@@ -168,7 +168,8 @@ fn run_plans(
             .into_iter()
             .filter(|u| !have.contains(u))
             .collect();
-        pb.inc(done.len() as u64);
+        let done_units: Vec<(usize, u32)> = done.iter().map(|u| (u.point, u.replication)).collect();
+        pb.inc(runner::units_weight(plan, &done_units));
         let mut results = runner::run_units(plan, &todo, pb, &|u| journal.record(u))?;
         results.extend(done);
         results.sort_by_key(|u| (u.point, u.replication));
