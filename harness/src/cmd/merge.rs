@@ -61,6 +61,9 @@ pub fn run(args: &MergeArgs) -> Result<u8, LabError> {
             dir.display()
         );
     }
+    // The merged run gets the index pages an unsharded run has.
+    let index = super::index::write(&args.out, None)?;
+    crate::outln!("index: {}", index.with_extension("html").display());
     Ok(exit_code::OK)
 }
 
