@@ -258,21 +258,11 @@ fn baseline_section(d: &mut Document, path: &Path, base: &Runs, runs: &Runs) -> 
             "{of_record} verdict(s) of record changed; {} other claim row(s) changed at single points.",
             flips.len() - of_record
         ));
-        let mut t = Table::new(["scenario", "claim", "point", "baseline", "this run"]);
-        t.rows = flips
-            .iter()
-            .map(|f| {
-                vec![
-                    f.scenario.clone(),
-                    f.claim.clone(),
-                    f.point.clone().unwrap_or_else(|| "of record".into()),
-                    f.a.as_str().to_string(),
-                    f.b.as_str().to_string(),
-                ]
-            })
-            .collect();
-        t.verdict_col = Some(4);
-        d.push(Block::Table(t));
+        d.push(Block::Table(super::compare::flip_table(
+            flips.iter().copied(),
+            "baseline",
+            "this run",
+        )));
     }
     if !notes.is_empty() {
         d.paragraph(

@@ -223,19 +223,6 @@ fn the_shard_comes_from_kubernetes_and_slurm_environments() {
     assert!(!o.join("queueing").exists());
 }
 
-/// A small fixed-seed generator for the kill times.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-}
-
 /// Units journalled in `out` (by runs that were killed).
 fn journalled(out: &Path) -> usize {
     entries(out)

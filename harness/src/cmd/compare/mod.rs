@@ -108,6 +108,26 @@ pub struct Flip {
     pub b: Verdict,
 }
 
+/// The flipped verdicts as a table: scenario, claim, point, then the two runs' verdicts under
+/// `a` and `b`, the second (the one that now stands) coloured.
+pub fn flip_table<'f>(flips: impl IntoIterator<Item = &'f Flip>, a: &str, b: &str) -> Table {
+    let mut t = Table::new(["scenario", "claim", "point", a, b]);
+    t.rows = flips
+        .into_iter()
+        .map(|f| {
+            vec![
+                f.scenario.clone(),
+                f.claim.clone(),
+                f.point.clone().unwrap_or_else(|| "of record".into()),
+                f.a.as_str().to_string(),
+                f.b.as_str().to_string(),
+            ]
+        })
+        .collect();
+    t.verdict_col = Some(4);
+    t
+}
+
 /// The moments Welch's test needs from an estimate.
 fn moments(e: &MetricEstimate) -> SampleMoments {
     SampleMoments {
@@ -489,23 +509,7 @@ impl Report<'_> {
         d.paragraph(self.summary_line);
         if !self.flips.is_empty() {
             d.heading(2, "Verdicts that flipped", Some("flips"));
-            let mut t = Table::new(["scenario", "claim", "point", "A", "B"]);
-            t.rows = self
-                .flips
-                .iter()
-                .map(|f| {
-                    vec![
-                        f.scenario.clone(),
-                        f.claim.clone(),
-                        f.point.clone().unwrap_or_else(|| "of record".into()),
-                        f.a.as_str().to_string(),
-                        f.b.as_str().to_string(),
-                    ]
-                })
-                .collect();
-            // B's verdict is the one that now stands.
-            t.verdict_col = Some(4);
-            d.push(Block::Table(t));
+            d.push(Block::Table(flip_table(self.flips, "A", "B")));
         }
         if !self.notes.is_empty() {
             d.heading(2, "Notes", Some("notes"));
