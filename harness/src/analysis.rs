@@ -8,10 +8,9 @@ use sims::simulation::{Bound, MetricDef, MetricKind};
 use sims::stats::{Estimate, poisson_interval, wilson_interval};
 
 use crate::expectation::{Expectation, MetricSource};
+use crate::format::{fmt_interval, fmt_qty};
 use crate::runner::Samples;
-use crate::summary::{
-    ClaimResult, Expected, MetricEstimate, PointResult, RealResult, Verdict, fmt_num,
-};
+use crate::summary::{ClaimResult, Expected, MetricEstimate, PointResult, RealResult, Verdict};
 
 /// Replications below which identical values are not taken as certainty.
 const ZERO_SPREAD_TRUSTED_FROM: u32 = 5;
@@ -122,14 +121,6 @@ pub struct Context<'a> {
     pub preview: &'a [String],
 }
 
-fn interval_text(lo: f64, hi: f64) -> String {
-    match (lo.is_finite(), hi.is_finite()) {
-        (false, true) => format!("≤ {}", fmt_num(hi)),
-        (true, false) => format!("≥ {}", fmt_num(lo)),
-        _ => format!("[{}, {}]", fmt_num(lo), fmt_num(hi)),
-    }
-}
-
 /// The verdict for an estimate against an expectation: holds when the 95% CI lies inside the
 /// accepted range, fails when wholly outside, inconclusive otherwise. A bound can only refute
 /// on its own side (a lower bound above the range) or confirm a one-sided claim in its
@@ -152,8 +143,9 @@ fn judge_estimate(
     };
     let (lo, hi) = expected.range();
     let [clo, chi] = m.ci95;
-    let ci = format!("95% CI {}", interval_text(clo, chi));
-    let range = format!("the range {}", interval_text(lo, hi));
+    let unit = m.unit.as_str();
+    let ci = format!("95% CI {}", fmt_interval(clo, chi, unit));
+    let range = format!("the range {}", fmt_interval(lo, hi, unit));
     if m.n < 2 && clo == chi {
         // A single replication has no interval: judge the point value but say so.
         let inside = lo <= m.mean && m.mean <= hi;
@@ -161,7 +153,7 @@ fn judge_estimate(
             Verdict::Inconclusive,
             format!(
                 "one replication, no confidence interval (value {} {} {range})",
-                fmt_num(m.mean),
+                fmt_qty(m.mean, unit),
                 if inside { "inside" } else { "outside" }
             ),
         );
@@ -173,7 +165,7 @@ fn judge_estimate(
             format!(
                 "identical in all {} replications ({}): too few to call that certain",
                 m.n,
-                fmt_num(m.mean)
+                fmt_qty(m.mean, unit)
             ),
         );
     }
@@ -201,7 +193,10 @@ fn judge_estimate(
             } else if hi == f64::INFINITY && lo <= clo {
                 Assessment::new(
                     Verdict::Holds,
-                    format!("a lower bound: {ci} already at or above {}", fmt_num(lo)),
+                    format!(
+                        "a lower bound: {ci} already at or above {}",
+                        fmt_qty(lo, unit)
+                    ),
                 )
             } else {
                 Assessment::new(
@@ -221,7 +216,10 @@ fn judge_estimate(
             } else if lo == f64::NEG_INFINITY && chi <= hi {
                 Assessment::new(
                     Verdict::Holds,
-                    format!("an upper bound: {ci} already at or below {}", fmt_num(hi)),
+                    format!(
+                        "an upper bound: {ci} already at or below {}",
+                        fmt_qty(hi, unit)
+                    ),
                 )
             } else {
                 Assessment::new(
@@ -248,12 +246,13 @@ fn judge_match(
     let [mlo, mhi] = model.ci95;
     let [rlo, rhi] = real.ci95;
     let (dlo, dhi) = (mlo - rhi, mhi - rlo);
+    let unit = model.unit.as_str();
     let diff = format!(
         "model {} vs measured {}: difference in {} against ±{}",
-        interval_text(mlo, mhi),
-        interval_text(rlo, rhi),
-        interval_text(dlo, dhi),
-        fmt_num(half_width)
+        fmt_interval(mlo, mhi, unit),
+        fmt_interval(rlo, rhi, unit),
+        fmt_interval(dlo, dhi, unit),
+        fmt_qty(half_width, unit)
     );
     if real.n < 2 && rlo == rhi {
         return Assessment::new(
@@ -368,16 +367,16 @@ pub fn judge(
                     // timing: one look is the answer.
                     format!(
                         "checked: {} {} {}",
-                        fmt_num(e.mean),
+                        fmt_qty(e.mean, &e.unit),
                         if inside { "inside" } else { "outside" },
-                        interval_text(lo, hi)
+                        fmt_interval(lo, hi, &e.unit)
                     )
                 } else {
                     format!(
                         "measured once, no interval: {} {} {} (repeat the trials)",
-                        fmt_num(e.mean),
+                        fmt_qty(e.mean, &e.unit),
                         if inside { "inside" } else { "outside" },
-                        interval_text(lo, hi)
+                        fmt_interval(lo, hi, &e.unit)
                     )
                 };
                 Judgement {

@@ -81,6 +81,39 @@ pub fn fmt_est(mean: f64, ci: [f64; 2], unit: &str) -> String {
     format!("{} [{}, {}]", s.show(&f(mean)), end(ci[0]), end(ci[1]))
 }
 
+/// Formats an interval in one scale, its unit written once: `[98.73 %, 99.52 %]`,
+/// `[785 k, 974 k] traces/day`, `≤ 2 s` when one end is open.
+pub fn fmt_interval(lo: f64, hi: f64, unit: &str) -> String {
+    match (lo.is_finite(), hi.is_finite()) {
+        (false, true) => return format!("≤ {}", fmt_qty(hi, unit)),
+        (true, false) => return format!("≥ {}", fmt_qty(lo, unit)),
+        (false, false) => return format!("[{}, {}]", infinite(lo), infinite(hi)),
+        (true, true) => {}
+    }
+    let s = Scale::of(unit, lo.abs().max(hi.abs()));
+    let end = |x: f64, digits: i32| {
+        s.show_short(&sig(x / s.factor, digits))
+            .trim_end()
+            .to_string()
+    };
+    // Four significant digits, more when that would print two different ends alike.
+    let digits = (4..=9)
+        .find(|&d| lo == hi || end(lo, d) != end(hi, d))
+        .unwrap_or(9);
+    // The unit word the ends leave out (`traces/day`, `/month`), once after the bracket.
+    let word = s.show("1");
+    let word = word
+        .strip_prefix(s.show_short("1").as_str())
+        .unwrap_or("")
+        .trim();
+    let tail = match word {
+        "" => String::new(),
+        w if w.starts_with('/') => w.to_string(),
+        w => format!(" {w}"),
+    };
+    format!("[{}, {}]{tail}", end(lo, digits), end(hi, digits))
+}
+
 /// A p-value to 2 significant digits (`0.032`, `< 0.0001`).
 pub fn fmt_p(p: f64) -> String {
     if !p.is_finite() {
@@ -306,6 +339,27 @@ mod tests {
         for v in [1e-12, 3.3e-7, 5.519e8, 1e300, -7.068e-4] {
             assert!(!fmt_num(v).contains('e'), "{v} -> {}", fmt_num(v));
         }
+    }
+
+    #[test]
+    fn intervals_share_one_scale_and_name_the_unit_once() {
+        assert_eq!(
+            fmt_interval(0.9873, 0.9952, "fraction"),
+            "[98.73 %, 99.52 %]"
+        );
+        assert_eq!(
+            fmt_interval(784_586.0, 973_654.0, "traces/day"),
+            "[784.6 k, 973.7 k] traces/day"
+        );
+        assert_eq!(fmt_interval(3.0, 5.0, "s"), "[3 s, 5 s]");
+        assert_eq!(
+            fmt_interval(14_399_800.0, 14_400_300.0, "traces/day"),
+            "[14.3998 M, 14.4003 M] traces/day"
+        );
+        assert_eq!(fmt_interval(1.2, 1.5, "usd/month"), "[$1.2, $1.5]/month");
+        assert_eq!(fmt_interval(f64::NEG_INFINITY, 0.1, "fraction"), "≤ 10 %");
+        assert_eq!(fmt_interval(2.0, f64::INFINITY, "s"), "≥ 2 s");
+        assert_eq!(fmt_interval(1.0, 2.0, ""), "[1, 2]");
     }
 
     #[test]

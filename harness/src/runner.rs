@@ -72,6 +72,14 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(total);
+    replications_phase(&pb);
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// The bar while replications run: the share of the estimated work done, and an ETA.
+pub fn replications_phase(pb: &ProgressBar) {
+    pb.disable_steady_tick();
     pb.set_style(
         ProgressStyle::with_template(
             "{prefix:>12} [{bar:30}] {percent:>3}% of the estimated work {elapsed_precise} eta {eta} {wide_msg}",
@@ -79,8 +87,17 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    pb.set_prefix(what.to_string());
-    pb
+}
+
+/// Work outside the bar's estimate (a real kernel; judging, probing, writing the report after
+/// the replications): a spinner and the phase's name, not a bar stuck with no ETA.
+pub fn phase(pb: &ProgressBar, what: &str) {
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>12} {spinner} {elapsed_precise} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(250));
+    pb.set_message(what.to_string());
 }
 
 /// Runs the given units of `plan`, handing each finished one to `done` (the journal) as it

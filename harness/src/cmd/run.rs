@@ -158,6 +158,7 @@ fn run_plans(
         let started = Instant::now();
         let started_at = provenance::rfc3339(provenance::unix_now());
         // The kernel first: its measurements may become the model's parameters.
+        runner::phase(pb, "real kernel");
         let real = crate::real::run(plan, real_mode, pb)?;
         let plan = &*plan;
         let header = Header::of(plan, set.flags, commit, dirty, shard);
@@ -170,12 +171,14 @@ fn run_plans(
             .collect();
         let done_units: Vec<(usize, u32)> = done.iter().map(|u| (u.point, u.replication)).collect();
         pb.inc(runner::units_weight(plan, &done_units));
+        runner::replications_phase(pb);
         let mut results = runner::run_units(plan, &todo, pb, &|u| journal.record(u))?;
         results.extend(done);
         results.sort_by_key(|u| (u.point, u.replication));
+        runner::phase(pb, "judging the claims");
         let progress = |m: &str| pb.set_message(m.to_string());
         let (summary, rows) = summarise(plan, &results, shard, real, &progress)?;
-        pb.set_message("");
+        pb.set_message("writing the report and charts");
         let mut summary = summary;
         summary.provenance = Provenance {
             git_commit: commit.to_string(),

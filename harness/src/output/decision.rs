@@ -59,7 +59,8 @@ fn one_line(s: &str) -> String {
 }
 
 /// Groups `records` with the charts that judge them: claims sharing a chart sit together, in
-/// the order their first claim appears; a chart goes with the first group that uses it.
+/// the order their first claim appears; a chart goes with the first group that uses it, and
+/// later groups it judges link back to it.
 /// Returns the groups and the charts no claim of `records` placed.
 pub(crate) fn groups<'a>(
     s: &Summary,
@@ -86,14 +87,20 @@ pub(crate) fn groups<'a>(
                 ClaimGroup {
                     claims: vec![entry],
                     charts: Vec::new(),
+                    see_also: Vec::new(),
                 },
             )),
         }
         let gi = groups.iter().position(|(k, _)| *k == key).unwrap_or(0);
         for c in js {
+            let chart = (c.title.clone(), c.slug.clone());
+            let g = &mut groups[gi].1;
             if !placed.contains(&c.slug.as_str()) {
                 placed.push(c.slug.as_str());
-                groups[gi].1.charts.push((c.title.clone(), c.slug.clone()));
+                g.charts.push(chart);
+            } else if !g.charts.contains(&chart) && !g.see_also.contains(&chart) {
+                // Drawn beside an earlier group: a link back, not a second copy.
+                g.see_also.push(chart);
             }
         }
     }

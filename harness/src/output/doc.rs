@@ -112,6 +112,8 @@ pub struct ClaimGroup {
     pub claims: Vec<ClaimEntry>,
     /// (title, slug) of the charts drawn next to them.
     pub charts: Vec<(String, String)>,
+    /// (title, slug) of charts that judge them too but are drawn beside an earlier group.
+    pub see_also: Vec<(String, String)>,
 }
 
 /// A table whose rows come in named groups.

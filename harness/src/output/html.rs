@@ -194,6 +194,24 @@ fn claims(out: &mut String, g: &ClaimGroup, charts_dir: &Path) -> Result<(), Rep
         out.push_str("</details></td></tr>\n");
     }
     out.push_str("</table></div>\n");
+    if !g.see_also.is_empty() {
+        let links: Vec<String> = g
+            .see_also
+            .iter()
+            .map(|(title, slug)| {
+                format!(
+                    "<a href=\"#chart-{}\">{}</a>",
+                    escape_html(slug),
+                    escape_html(title)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"also\">Also judged on the chart above: {}</p>",
+            links.join(", ")
+        );
+    }
     if !g.charts.is_empty() {
         out.push_str("<div class=\"figs\">\n");
         for (title, slug) in &g.charts {

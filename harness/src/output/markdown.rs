@@ -159,6 +159,18 @@ fn md_claims(out: &mut String, g: &ClaimGroup) {
         })
         .collect();
     md_table(out, &t);
+    if !g.see_also.is_empty() {
+        let links: Vec<String> = g
+            .see_also
+            .iter()
+            .map(|(title, slug)| format!("[{}](charts/{slug}.png)", md_cell(title)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Also judged on the chart above: {}\n",
+            links.join(", ")
+        );
+    }
     for (title, slug) in &g.charts {
         let _ = writeln!(out, "![{}](charts/{slug}.png)\n", md_cell(title));
     }

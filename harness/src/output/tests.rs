@@ -369,3 +369,29 @@ fn chart_facts_name_dots_claim_lines_and_thresholds() {
         [["c1".to_string(), "servers = 2".to_string()]]
     );
 }
+
+#[test]
+fn a_chart_shared_by_two_claim_groups_is_drawn_once_and_linked_from_the_second() {
+    let mut s = mm1_summary();
+    s.verdicts[1].metric = "p_wait".into();
+    let chart = |slug: &str, metrics: &[&str]| decision::ChartRef {
+        title: format!("chart {slug}"),
+        slug: slug.into(),
+        metrics: metrics.iter().map(|m| m.to_string()).collect(),
+        kernel: None,
+    };
+    // `p_wait` is judged first on its own chart, then on the one it shares with `wait_mean`.
+    let charts = vec![
+        chart("own", &["p_wait"]),
+        chart("shared", &["wait_mean", "p_wait"]),
+    ];
+    let records: Vec<&VerdictRecord> = s.verdicts.iter().collect();
+    let mut placed = Vec::new();
+    let groups = decision::groups(&s, &records, &charts, &mut placed);
+    assert_eq!(groups.len(), 2);
+    let slugs = |v: &[(String, String)]| v.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(slugs(&groups[0].charts), ["shared"]);
+    assert!(groups[0].see_also.is_empty());
+    assert_eq!(slugs(&groups[1].charts), ["own"]);
+    assert_eq!(slugs(&groups[1].see_also), ["shared"]);
+}

@@ -180,10 +180,11 @@ where
         if !verdicts_seen.contains(&m.verdict) {
             verdicts_seen.push(m.verdict);
         }
+        // A one-sided claim's bound is its dashed line; its marker sits on the value judged.
         let (v, lo, hi) = match m.mark {
-            Mark::Approx { v, lo, hi } => (v, Some(lo), Some(hi)),
-            Mark::Range { lo, hi } => ((lo + hi) / 2.0, Some(lo), Some(hi)),
-            Mark::Below(v) | Mark::Above(v) => (v, None, None),
+            Mark::Approx { v, lo, hi } => (Some(v), Some(lo), Some(hi)),
+            Mark::Range { lo, hi } => (Some((lo + hi) / 2.0), Some(lo), Some(hi)),
+            Mark::Below(_) | Mark::Above(_) => (m.measured, None, None),
         };
         if let Mark::Below(t) | Mark::Above(t) = m.mark {
             thresholds = true;
@@ -232,7 +233,7 @@ where
                 ))
                 .map_err(e)?;
         }
-        if let (Some(lo), Some(hi)) = (lo, hi) {
+        if let (Some(v), Some(lo), Some(hi)) = (v, lo, hi) {
             chart
                 .draw_series(std::iter::once(ErrorBar::new_vertical(
                     shift(m.x, m.dx),
@@ -244,12 +245,14 @@ where
                 )))
                 .map_err(e)?;
         }
-        chart
-            .draw_series(std::iter::once({
-                let (outer, inner) = diamond(vc, sc);
-                EmptyElement::at((shift(m.x, m.dx), v)) + outer + inner
-            }))
-            .map_err(e)?;
+        if let Some(v) = v {
+            chart
+                .draw_series(std::iter::once({
+                    let (outer, inner) = diamond(vc, sc);
+                    EmptyElement::at((shift(m.x, m.dx), v)) + outer + inner
+                }))
+                .map_err(e)?;
+        }
     }
     // Flip points: a dashed vertical line across the plot, labelled.
     let (ylo, yhi) = d.y_range;

@@ -49,6 +49,9 @@ struct ClaimMark {
     id: String,
     /// The line it was judged against (its colour), when the chart draws it.
     line: Option<usize>,
+    /// The value judged at its point: where a one-sided (`lt`/`gt`) claim's marker sits, since
+    /// its bound is drawn as a line of its own.
+    measured: Option<f64>,
     /// Pixels to the side, so claims at one x do not hide each other.
     dx: i32,
 }

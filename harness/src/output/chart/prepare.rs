@@ -142,6 +142,11 @@ pub(super) fn prepare(spec: &ChartSpec, s: &Summary) -> Prepared {
                 verdict: c.verdict,
                 id: c.id.clone(),
                 line,
+                measured: c
+                    .measured
+                    .as_ref()
+                    .map(|m| m.mean)
+                    .filter(|v| v.is_finite()),
                 dx: 0,
             });
         }
@@ -319,6 +324,9 @@ pub(super) fn fit(mut prepared: Prepared) -> Prepared {
             Mark::Range { lo, hi } => [lo, hi].into_iter().for_each(pin),
             Mark::Below(v) | Mark::Above(v) => pin(v),
         }
+        if let Some(v) = &mut c.measured {
+            pin(v);
+        }
     }
     let (corner, hidden) = legend_corner(&prepared, xr, yr);
     prepared.corner = corner;
@@ -367,10 +375,11 @@ fn legend_corner(
     }
     for c in &d.claims {
         let y = match c.mark {
-            Mark::Approx { v, .. } | Mark::Below(v) | Mark::Above(v) => v,
-            Mark::Range { lo, hi } => (lo + hi) / 2.0,
+            Mark::Approx { v, .. } => Some(v),
+            Mark::Below(_) | Mark::Above(_) => c.measured,
+            Mark::Range { lo, hi } => Some((lo + hi) / 2.0),
         };
-        for _ in 0..5 {
+        for y in std::iter::repeat_n(y, 5).flatten() {
             pts.push((c.x, y));
         }
     }
@@ -441,7 +450,7 @@ fn ranges(d: &Prepared) -> ((f64, f64), (f64, f64)) {
             Mark::Range { lo, hi } => vec![lo, hi],
             Mark::Below(v) | Mark::Above(v) => vec![v],
         };
-        ys.extend(vals.into_iter().filter(|v| near(*v)));
+        ys.extend(vals.into_iter().chain(c.measured).filter(|v| near(*v)));
     }
     let span = |v: &[f64], log: bool| {
         let v: Vec<f64> = v
