@@ -5,6 +5,7 @@
 //! per layer. Without the `gpu` build, or without an adapter, it reports `not_run` with why.
 
 use serde::{Deserialize, Serialize};
+pub use webgpu_kernel::AdapterDesc;
 use webgpu_kernel::{Mapping, Options, Report};
 
 use crate::params::{self, ParamsError};
@@ -102,7 +103,13 @@ impl RealParams {
             matvec_nk: (self.matvec_dim, self.matvec_dim),
             matmul_mnk: (self.matmul_mnk[0], self.matmul_mnk[1], self.matmul_mnk[2]),
             shapes: super::model::SHAPES.to_vec(),
-            mappings: vec![Mapping::Article2d, Mapping::Flat, Mapping::RowPerWorkgroup],
+            subgroup_shapes: true,
+            mappings: vec![
+                Mapping::Article2d,
+                Mapping::Flat,
+                Mapping::RowPerWorkgroup,
+                Mapping::Subgroup,
+            ],
             chain_dims: self.chain_dims.clone(),
             chain_layers: self.chain_layers,
             chain_trials: self.chain_trials,
@@ -115,16 +122,24 @@ impl RealParams {
 #[derive(Debug, Clone, Copy)]
 pub struct WebgpuInt4;
 
-/// The adapters as `lab hw` shows them, or why there are none.
-pub fn adapter_lines() -> Result<Vec<String>, String> {
+/// Why no adapter is listed when wgpu finds none.
+pub const NO_ADAPTER: &str = "no wgpu adapter (no Vulkan driver: apt-get install \
+     mesa-vulkan-drivers gives lavapipe; a GPU needs its vendor's Vulkan ICD)";
+
+/// The adapters wgpu finds, or why there are none ([`NOT_BUILT`] without the `gpu` feature,
+/// [`NO_ADAPTER`] when it finds none).
+pub fn adapters() -> Result<Vec<webgpu_kernel::AdapterDesc>, String> {
     match webgpu_kernel::adapters() {
         Err(webgpu_kernel::KernelError::NotBuilt) => Err(NOT_BUILT.into()),
         Err(e) => Err(e.to_string()),
-        Ok(v) if v.is_empty() => Err("no wgpu adapter (no Vulkan driver: apt-get install \
-             mesa-vulkan-drivers gives lavapipe; a GPU needs its vendor's Vulkan ICD)"
-            .into()),
-        Ok(v) => Ok(v.iter().map(|a| a.line()).collect()),
+        Ok(v) if v.is_empty() => Err(NO_ADAPTER.into()),
+        Ok(v) => Ok(v),
     }
+}
+
+/// The adapters as one line each, or why there are none.
+pub fn adapter_lines() -> Result<Vec<String>, String> {
+    adapters().map(|v| v.iter().map(|a| a.line()).collect())
 }
 
 impl Kernel for WebgpuInt4 {
@@ -179,12 +194,27 @@ impl Kernel for WebgpuInt4 {
     }
 }
 
+/// `1=(4,4) 2=(8,8) ...`: the x axis of the shape charts, in the sweep's order.
+fn shape_label(r: &Report) -> String {
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    for s in &r.sweep {
+        if !seen.contains(&s.shape) {
+            seen.push(s.shape);
+        }
+    }
+    seen.iter()
+        .enumerate()
+        .map(|(i, (x, y))| format!("{}=({x},{y})", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// An adapter name without its parenthesised details (`llvmpipe`).
-fn short(name: &str) -> &str {
+pub(crate) fn short(name: &str) -> &str {
     name.split(" (").next().unwrap_or(name)
 }
 
-fn mean(v: &[f64]) -> f64 {
+pub(crate) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
@@ -232,11 +262,12 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
         k.set_samples(name, &row.samples_ms, "ms");
     }
     // Spread over shapes per trial: slowest over fastest shape at the same trial index.
+    let shapes = shape_label(r);
     let mut series = Vec::new();
     for op in ["matvec", "matmul"] {
         for act in ["f32", "f16"] {
             let mut lines = Vec::new();
-            for mapping in ["article2d", "flat", "row_wg"] {
+            for mapping in ["article2d", "flat", "row_wg", "subgroup"] {
                 let rows: Vec<_> = r
                     .sweep
                     .iter()
@@ -270,7 +301,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
                 series.push(RealSeries {
                     id: format!("{op}-{act}-shapes"),
                     title: format!("{op} {act} by workgroup shape ({})", short(&a.name)),
-                    x_label: "shape: 1=(4,4) 2=(8,8) 3=(16,16) 4=(64,1) 5=(256,1)".into(),
+                    x_label: format!("shape: {shapes}"),
                     y_label: "ms per run (mean)".into(),
                     lines,
                     log_y: true,
@@ -278,6 +309,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             }
         }
     }
+    super::real_extra::subgroups(r, &mut k);
     if let Some(best) = r
         .sweep
         .iter()
@@ -335,8 +367,9 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             .collect();
         k.set_samples("matmul_best_gflops", &gflops, "GFLOP/s");
     }
-    k.series = series;
+    k.series.extend(series);
     chains(p, r, &mut k);
+    super::real_extra::intermediates(p, r, &mut k);
     k.calibration.insert(
         "wave_width".into(),
         toml::Value::Integer(i64::from(a.subgroup_sizes.0.max(1))),
