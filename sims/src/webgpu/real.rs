@@ -2,7 +2,8 @@
 //! adapter found (lavapipe on a CPU-only box), each checked against a CPU reference on fresh
 //! random inputs, swept over workgroup shapes and mappings, and a 12-layer chain run as one
 //! command buffer with one readback, as a submit per layer, and as a submit + readback + upload
-//! per layer. Without the `gpu` build, or without an adapter, it reports `not_run` with why.
+//! per layer, and storage-only vs mapped intermediates (`real_extra.rs`). Without the `gpu`
+//! build, or without an adapter, it reports `not_run` with why.
 
 use serde::{Deserialize, Serialize};
 pub use webgpu_kernel::AdapterDesc;
@@ -150,7 +151,8 @@ impl Kernel for WebgpuInt4 {
     fn description(&self) -> &'static str {
         "WGSL INT4 x f32/f16 matvec and matmul through wgpu on the first adapter (lavapipe \
          without a GPU), checked against a CPU reference on fresh inputs; workgroup and mapping \
-         sweep; a 12-layer chain as one submit vs a submit (and readback) per layer"
+         sweep incl. subgroup-sized shapes and a subgroupAdd matvec; a 12-layer chain as one \
+         submit vs a submit (and readback) per layer; storage-only vs mapped intermediates"
     }
 
     fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError> {

@@ -147,8 +147,9 @@ pub(super) fn intermediates(p: &RealParams, r: &Report, k: &mut KernelReport) {
     k.series.push(RealSeries {
         id: "intermediates".into(),
         title: format!(
-            "{}-layer chain, a submit per layer: storage-only vs mapped intermediates on {}",
-            p.chain_layers, r.adapter.name
+            "Intermediates: storage-only vs mapped ({} layers, {})",
+            p.chain_layers,
+            short(&r.adapter.name)
         ),
         x_label: "matrix side (dim)".into(),
         y_label: "ms per chain (mean)".into(),
