@@ -465,10 +465,13 @@ pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report,
     })
 }
 
-/// The shapes to sweep: the requested ones, then (with `subgroup_shapes`) `(min, 1)`,
+/// Workgroup shapes `(x, y)`.
+type Shapes = Vec<(u32, u32)>;
+
+/// The shapes to sweep (all, and the subgroup-sized ones among them): the requested ones, then (with `subgroup_shapes`) `(min, 1)`,
 /// `(max, 1)` and `(4·min, 1)` from the adapter's subgroup sizes where new and legal (a power of
 /// two up to 256 invocations and the adapter's limits).
-fn shapes(a: &AdapterDesc, opts: &Options) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
+fn shapes(a: &AdapterDesc, opts: &Options) -> (Shapes, Shapes) {
     let mut all = opts.shapes.clone();
     let mut added = Vec::new();
     if opts.subgroup_shapes {
