@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::error::{LabError, exit_code};
 
+#[path = "hw_webgpu.rs"]
+mod webgpu;
+
 /// Everything detected.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hardware {
@@ -27,6 +30,8 @@ pub struct Hardware {
     pub postgresql: Vec<String>,
     /// Throwaway clusters of dead runs found (and stopped and removed) on the way.
     pub stale_clusters_removed: Vec<String>,
+    /// WebGPU adapters (the `gpu` build), or why none are listed.
+    pub webgpu: webgpu::WebgpuSection,
     /// Real kernels: name → (simulation, whether it can run here or why not).
     pub kernels: Vec<KernelStatus>,
 }
@@ -100,6 +105,7 @@ pub fn detect() -> Hardware {
         cpufreq: cpufreq(),
         postgresql: postgresql(),
         stale_clusters_removed: sims::real::postgres::reap_stale(),
+        webgpu: webgpu::detect(),
         kernels: crate::real::availability()
             .into_iter()
             .map(|(kernel, (sim, a))| KernelStatus {
@@ -272,6 +278,9 @@ pub fn run(json: bool) -> Result<u8, LabError> {
         for p in &hw.postgresql {
             crate::outln!("postgresql  {p}");
         }
+    }
+    for l in webgpu::lines(&hw.webgpu) {
+        crate::outln!("webgpu      {l}");
     }
     for c in &hw.stale_clusters_removed {
         crate::outln!("stale       removed a dead run's throwaway cluster: {c}");

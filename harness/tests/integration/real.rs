@@ -436,4 +436,77 @@ fn webgpu_kernel_checks_against_the_cpu_or_says_why_not() {
     assert_eq!(m["chain_outputs_agree"].as_f64().unwrap(), 1.0);
     assert!(m["matvec_f32_article2d_wg8x8_ms"].as_f64().unwrap() > 0.0);
     assert!(real["ci95"]["chain64_per_crossing_ms"].is_array(), "{real}");
+    // Subgroups: the adapter's size read, its shapes swept; the subgroupAdd matvec ran (and
+    // was checked within max_rel_error) or says why not.
+    let sg = m["subgroup_min"].as_f64().unwrap();
+    assert!(sg >= 1.0, "{real}");
+    let sg_shape = format!("matvec_f32_flat_wg{sg}x1_ms");
+    assert!(m[&sg_shape].as_f64().is_some(), "{sg_shape}: {real}");
+    if m["subgroup_ran"].as_f64().unwrap() == 1.0 {
+        assert!(m["matvec_f32_subgroup_wg64x1_ms"].as_f64().unwrap() > 0.0);
+        assert!(real["ci95"]["matvec_f32_subgroup_speedup_vs_row_wg"].is_array());
+    } else {
+        let f = real["findings"].to_string();
+        assert!(f.contains("subgroupAdd matvec did not run"), "{real}");
+    }
+    // Storage-only vs mapped intermediates, with CIs, same outputs.
+    assert_eq!(m["intermediates_outputs_agree"].as_f64().unwrap(), 1.0);
+    assert!(real["ci95"]["intermediates64_mapped_extra_per_layer_ms"].is_array());
+    assert!(real["ci95"]["intermediates1024_storage_saving_fraction"].is_array());
+    // The committed lavapipe dataset fed the lavapipe-dataset point.
+    let p = s["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["label"]
+                .as_str()
+                .unwrap_or("")
+                .contains("lavapipe-dataset")
+        })
+        .expect("lavapipe-dataset point");
+    assert_eq!(p["params"]["wave_width"].as_u64().unwrap(), 8, "{p}");
+    assert!(p["params"]["mem_bw_gbps"].as_f64().unwrap() != 76.8, "{p}");
+}
+
+#[test]
+fn webgpu_section_of_lab_hw_lists_adapters_or_says_why_not() {
+    let built = cfg!(feature = "gpu");
+    let r = lab(&root(), &["hw", "--json"]).expect_code(0);
+    let hw: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let w = &hw["webgpu"];
+    assert_eq!(w["built"].as_bool().unwrap(), built, "{w}");
+    let text = lab(&root(), &["hw"]).expect_code(0).stdout;
+    if !built {
+        assert!(w["note"].as_str().unwrap().contains("`gpu` feature is off"));
+        assert!(
+            text.contains("webgpu      the `gpu` feature is off"),
+            "{text}"
+        );
+        return;
+    }
+    match w["adapters"].as_array().unwrap().first() {
+        Some(a) => {
+            assert!(a["subgroup_sizes"][0].as_u64().unwrap() >= 1, "{a}");
+            assert!(
+                a["max_invocations_per_workgroup"].as_u64().unwrap() >= 256,
+                "{a}"
+            );
+            assert!(text.contains("subgroup size"), "{text}");
+            assert!(text.contains("storage buffer binding"), "{text}");
+        }
+        None => assert!(text.contains("no wgpu adapter"), "{text}"),
+    }
+    // No driver the loader can find: the section says no adapter, lab hw still succeeds.
+    let none = lab_env(
+        &root(),
+        &["hw"],
+        &[
+            ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
+            ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
+        ],
+    )
+    .expect_code(0)
+    .stdout;
+    assert!(none.contains("webgpu      no wgpu adapter"), "{none}");
 }

@@ -1,6 +1,8 @@
-//! Lists the adapters and runs a small measurement:
-//! `cargo run --release -p webgpu-kernel --features gpu --example probe [quick|full]`.
+//! Lists the adapters and runs a measurement, optionally kept as a dataset file:
+//! `cargo run --release -p webgpu-kernel --features gpu --example probe [quick|full]
+//! [--dataset datasets/webgpu/<adapter>/measurements.json] [--provenance TEXT]`.
 
+use webgpu_kernel::dataset::Dataset;
 use webgpu_kernel::{Mapping, Options};
 
 fn main() {
@@ -8,7 +10,13 @@ fn main() {
         Ok(list) => list.iter().for_each(|a| println!("adapter: {}", a.line())),
         Err(e) => println!("adapters: {e}"),
     }
-    let full = std::env::args().nth(1).as_deref() == Some("full");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "full");
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
     let opts = Options {
         seed: 7,
         trials: if full { 7 } else { 3 },
@@ -19,7 +27,13 @@ fn main() {
             (16, 256, 512)
         },
         shapes: vec![(4, 4), (8, 8), (16, 16), (64, 1), (256, 1)],
-        mappings: vec![Mapping::Article2d, Mapping::Flat, Mapping::RowPerWorkgroup],
+        subgroup_shapes: true,
+        mappings: vec![
+            Mapping::Article2d,
+            Mapping::Flat,
+            Mapping::RowPerWorkgroup,
+            Mapping::Subgroup,
+        ],
         chain_dims: vec![64, 1024],
         chain_layers: 12,
         chain_trials: 10,
@@ -56,6 +70,33 @@ fn main() {
                     s.bytes / med / 1e6,
                     s.flops / med / 1e6
                 );
+            }
+            println!(
+                "subgroup shapes {:?}, subgroupAdd matvec ran: {} {}",
+                r.subgroup_shapes, r.subgroup_ran, r.subgroup_not_run
+            );
+            for c in &r.intermediates {
+                let mean = c.samples_ms.iter().sum::<f64>() / c.samples_ms.len() as f64;
+                println!(
+                    "intermediates dim {} {} mean {:.2} ms agrees {}",
+                    c.dim, c.intermediates, mean, c.agrees
+                );
+            }
+            if let Some(path) = flag("--dataset") {
+                let provenance = flag("--provenance").unwrap_or_else(|| {
+                    format!(
+                        "probe {}, adapter {}",
+                        if full { "full" } else { "quick" },
+                        r.adapter.line()
+                    )
+                });
+                match Dataset::new(r.clone(), provenance).write(std::path::Path::new(&path)) {
+                    Ok(()) => println!("dataset written: {path}"),
+                    Err(e) => {
+                        eprintln!("dataset: {e}");
+                        std::process::exit(1);
+                    }
+                }
             }
             for c in &r.chains {
                 let mean = c.samples_ms.iter().sum::<f64>() / c.samples_ms.len() as f64;

@@ -8,7 +8,10 @@ use wgpu::{Buffer, BufferUsages, Device, Queue};
 
 use crate::reference::{self, Weights};
 use crate::wgsl::{self, Act, Mapping};
-use crate::{AdapterDesc, ChainRow, Check, KernelError, Options, Report, SweepRow};
+use crate::{AdapterDesc, Check, KernelError, Options, Report, SweepRow};
+
+#[path = "chain.rs"]
+mod chain;
 
 fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
@@ -28,6 +31,9 @@ fn desc(a: &wgpu::Adapter) -> AdapterDesc {
         subgroups: f.contains(wgpu::Features::SUBGROUP),
         max_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
         max_workgroup_size_x: l.max_compute_workgroup_size_x,
+        max_workgroup_size_y: l.max_compute_workgroup_size_y,
+        max_workgroup_size_z: l.max_compute_workgroup_size_z,
+        max_workgroup_storage_bytes: l.max_compute_workgroup_storage_size,
         max_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
         max_storage_binding_bytes: l.max_storage_buffer_binding_size,
     }
@@ -65,6 +71,9 @@ impl Gpu {
         let mut features = wgpu::Features::empty();
         if a.shader_f16 {
             features |= wgpu::Features::SHADER_F16;
+        }
+        if a.subgroups {
+            features |= wgpu::Features::SUBGROUP;
         }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("claimlab-webgpu"),
@@ -374,125 +383,6 @@ fn article(g: &Gpu, pb: &Problem) -> Result<(bool, String, f64), KernelError> {
     ))
 }
 
-fn chain(g: &Gpu, dim: u32, opts: &Options) -> Result<Vec<ChainRow>, KernelError> {
-    let p = g.pipeline(&wgsl::chain_kernel(), "main")?;
-    let layers: Vec<(Buffer, Buffer)> = (0..opts.chain_layers)
-        .map(|l| {
-            let w = Weights::random(dim, dim, opts.seed ^ (0x1a7e + u64::from(l)), 1.0);
-            (
-                g.storage(&u32_bytes(&w.packed)),
-                g.storage(&f32_bytes(&w.scales)),
-            )
-        })
-        .collect();
-    let input = f32_bytes(&reference::activations(dim as usize, opts.seed ^ 0x1));
-    let bufs = [g.storage(&input), g.storage(&input)];
-    let dims = g.buffer(&u32_bytes(&[1, dim, dim, 0]), BufferUsages::UNIFORM);
-    let bgs: Vec<wgpu::BindGroup> = layers
-        .iter()
-        .enumerate()
-        .map(|(i, (w, s))| {
-            g.bind(
-                &p,
-                &[
-                    (0, w),
-                    (1, s),
-                    (2, &bufs[i % 2]),
-                    (3, &bufs[(i + 1) % 2]),
-                    (4, &dims),
-                ],
-            )
-        })
-        .collect();
-    let last = &bufs[layers.len() % 2];
-    let groups = wgsl::workgroups(Mapping::Flat, (64, 1), 1, dim, 65_535);
-    let staging = g.device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: u64::from(dim) * 4,
-        usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let readback = |src: &Buffer, enc: &mut wgpu::CommandEncoder| {
-        enc.copy_buffer_to_buffer(src, 0, &staging, 0, u64::from(dim) * 4);
-    };
-    const STRUCTURES: [&str; 3] = ["batched", "per_layer_submit", "per_layer_readback"];
-    let mut samples = vec![Vec::new(); 3];
-    let mut agrees = [true; 3];
-    let mut reference_out: Option<Vec<f32>> = None;
-    // Trials outer, structures inner: the three structures of a trial run back to back, so a
-    // busy machine's drift hits them alike and paired differences cancel it.
-    for trial in 0..=opts.chain_trials {
-        for (si, structure) in STRUCTURES.iter().enumerate() {
-            g.queue.write_buffer(&bufs[0], 0, &input);
-            g.wait()?;
-            let t = Instant::now();
-            let out = match *structure {
-                "batched" => {
-                    let mut enc = g.device.create_command_encoder(&Default::default());
-                    {
-                        let mut pass = enc.begin_compute_pass(&Default::default());
-                        pass.set_pipeline(&p);
-                        for bg in &bgs {
-                            pass.set_bind_group(0, bg, &[]);
-                            pass.dispatch_workgroups(groups.0, groups.1, 1);
-                        }
-                    }
-                    readback(last, &mut enc);
-                    g.queue.submit([enc.finish()]);
-                    g.map_read(&staging)?
-                }
-                "per_layer_submit" => {
-                    for bg in &bgs {
-                        g.dispatch(&p, bg, groups);
-                        g.wait()?;
-                    }
-                    let mut enc = g.device.create_command_encoder(&Default::default());
-                    readback(last, &mut enc);
-                    g.queue.submit([enc.finish()]);
-                    g.map_read(&staging)?
-                }
-                _ => {
-                    let mut v = Vec::new();
-                    for (i, bg) in bgs.iter().enumerate() {
-                        let mut enc = g.device.create_command_encoder(&Default::default());
-                        {
-                            let mut pass = enc.begin_compute_pass(&Default::default());
-                            pass.set_pipeline(&p);
-                            pass.set_bind_group(0, bg, &[]);
-                            pass.dispatch_workgroups(groups.0, groups.1, 1);
-                        }
-                        readback(&bufs[(i + 1) % 2], &mut enc);
-                        g.queue.submit([enc.finish()]);
-                        v = g.map_read(&staging)?;
-                        // The data comes back for the next layer (the app's side of a crossing).
-                        g.queue.write_buffer(&bufs[(i + 1) % 2], 0, &f32_bytes(&v));
-                    }
-                    v
-                }
-            };
-            let ms = t.elapsed().as_secs_f64() * 1e3;
-            if trial > 0 {
-                samples[si].push(ms);
-            }
-            match &reference_out {
-                None => reference_out = Some(out),
-                Some(r) => agrees[si] &= *r == out,
-            }
-        }
-    }
-    g.check_errors()?;
-    let mut rows = Vec::new();
-    for (si, samples) in samples.into_iter().enumerate() {
-        rows.push(ChainRow {
-            dim,
-            structure: STRUCTURES[si].into(),
-            samples_ms: samples,
-            agrees: agrees[si],
-        });
-    }
-    Ok(rows)
-}
-
 pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report, KernelError> {
     let g = Gpu::open()?;
     progress(&format!("adapter: {}", g.adapter.line()));
@@ -500,6 +390,26 @@ pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report,
         vec![Act::F32, Act::F16]
     } else {
         vec![Act::F32]
+    };
+    let (shapes, subgroup_shapes) = shapes(&g.adapter, opts);
+    // The subgroupAdd matvec needs the adapter's `subgroups` feature.
+    let subgroup_not_run = if !opts.mappings.contains(&Mapping::Subgroup) {
+        "not requested".to_string()
+    } else if !g.adapter.subgroups {
+        format!(
+            "the adapter ({}) lacks wgpu's `subgroups` feature",
+            g.adapter.name
+        )
+    } else {
+        String::new()
+    };
+    let subgroup_enable_error = if subgroup_not_run.is_empty() {
+        match g.pipeline(&wgsl::kernel_with_enable(Act::F32, (64, 1)), "main") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    } else {
+        String::new()
     };
     let (n, k) = opts.matvec_nk;
     let mv = Problem::new(&g, (1, n, k), opts.seed);
@@ -510,12 +420,11 @@ pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report,
     for (op, pb) in [("matvec", &mv), ("matmul", &mm)] {
         for &act in &acts {
             // One workgroup per output is a matvec shape; a prefill uses the 2-D and flat ones.
-            for &mapping in opts
-                .mappings
-                .iter()
-                .filter(|m| op == "matvec" || **m != Mapping::RowPerWorkgroup)
-            {
-                for &shape in &opts.shapes {
+            for &mapping in opts.mappings.iter().filter(|m| {
+                (op == "matvec" || !m.per_output())
+                    && (**m != Mapping::Subgroup || subgroup_not_run.is_empty())
+            }) {
+                for &shape in &shapes {
                     progress(&format!(
                         "{op} {} {} ({},{})",
                         act.name(),
@@ -531,9 +440,12 @@ pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report,
         }
     }
     let mut chains = Vec::new();
+    let mut intermediates = Vec::new();
     for &d in &opts.chain_dims {
         progress(&format!("layer chain, dim {d}"));
-        chains.extend(chain(&g, d, opts)?);
+        chains.extend(chain::chain(&g, d, opts)?);
+        progress(&format!("storage vs mapped intermediates, dim {d}"));
+        intermediates.extend(chain::intermediates(&g, d, opts)?);
     }
     Ok(Report {
         adapter: g.adapter.clone(),
@@ -544,5 +456,37 @@ pub(crate) fn measure(opts: &Options, progress: &dyn Fn(&str)) -> Result<Report,
         article_completed_max_rel_error: completed_err,
         sweep,
         chains,
+        chain_layers: opts.chain_layers,
+        subgroup_shapes,
+        subgroup_ran: subgroup_not_run.is_empty(),
+        subgroup_not_run,
+        subgroup_enable_error,
+        intermediates,
     })
+}
+
+/// Workgroup shapes `(x, y)`.
+type Shapes = Vec<(u32, u32)>;
+
+/// The shapes to sweep (all, and the subgroup-sized ones among them): the requested ones, then (with `subgroup_shapes`) `(min, 1)`,
+/// `(max, 1)` and `(4·min, 1)` from the adapter's subgroup sizes where new and legal (a power of
+/// two up to 256 invocations and the adapter's limits).
+fn shapes(a: &AdapterDesc, opts: &Options) -> (Shapes, Shapes) {
+    let mut all = opts.shapes.clone();
+    let mut added = Vec::new();
+    if opts.subgroup_shapes {
+        let (lo, hi) = a.subgroup_sizes;
+        for s in [lo, hi, 4 * lo] {
+            let shape = (s, 1);
+            let legal = s.is_power_of_two()
+                && s <= 256
+                && s <= a.max_invocations_per_workgroup
+                && s <= a.max_workgroup_size_x;
+            if legal && !all.contains(&shape) {
+                all.push(shape);
+                added.push(shape);
+            }
+        }
+    }
+    (all, added)
 }

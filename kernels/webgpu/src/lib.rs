@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dataset;
 pub mod reference;
 pub mod wgsl;
 
@@ -67,6 +68,15 @@ pub struct AdapterDesc {
     pub max_invocations_per_workgroup: u32,
     /// `maxComputeWorkgroupSizeX`.
     pub max_workgroup_size_x: u32,
+    /// `maxComputeWorkgroupSizeY`.
+    #[serde(default)]
+    pub max_workgroup_size_y: u32,
+    /// `maxComputeWorkgroupSizeZ`.
+    #[serde(default)]
+    pub max_workgroup_size_z: u32,
+    /// `maxComputeWorkgroupStorageSize`, bytes.
+    #[serde(default)]
+    pub max_workgroup_storage_bytes: u32,
     /// `maxComputeWorkgroupsPerDimension`.
     pub max_workgroups_per_dimension: u32,
     /// `maxStorageBufferBindingSize`, bytes.
@@ -107,6 +117,9 @@ pub struct Options {
     pub matmul_mnk: (u32, u32, u32),
     /// Workgroup shapes swept.
     pub shapes: Vec<(u32, u32)>,
+    /// Also sweep the shapes sized to the adapter's subgroup: `(min, 1)` and `(max, 1)` (and
+    /// `(4·min, 1)`), read from the adapter, when not already in `shapes`.
+    pub subgroup_shapes: bool,
     /// Mappings swept.
     pub mappings: Vec<Mapping>,
     /// Layer chain for the dispatch experiments: sizes (one run each) and layers.
@@ -164,6 +177,21 @@ pub struct ChainRow {
     pub agrees: bool,
 }
 
+/// One arm of the intermediates experiment: the layer chain with a submit + wait per layer,
+/// its intermediates kept in storage buffers (`storage`) or copied to a `MAP_READ` buffer,
+/// mapped, read to the host and written back per layer (`mapped`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntermediateRow {
+    /// Matrix side.
+    pub dim: u32,
+    /// `storage` or `mapped`.
+    pub intermediates: String,
+    /// Wall time of the whole chain per trial, ms (the arms alternate within a trial).
+    pub samples_ms: Vec<f64>,
+    /// The final output equals the other arm's (same math, so bit-identical).
+    pub agrees: bool,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -184,6 +212,77 @@ pub struct Report {
     pub sweep: Vec<SweepRow>,
     /// The dispatch experiments.
     pub chains: Vec<ChainRow>,
+    /// Layers in each chain.
+    #[serde(default)]
+    pub chain_layers: u32,
+    /// The subgroup-sized shapes added to the sweep (from the adapter's subgroup sizes).
+    #[serde(default)]
+    pub subgroup_shapes: Vec<(u32, u32)>,
+    /// Whether the `subgroupAdd` matvec ran.
+    #[serde(default)]
+    pub subgroup_ran: bool,
+    /// Why it did not run (empty when it ran).
+    #[serde(default)]
+    pub subgroup_not_run: String,
+    /// The compiler's answer to the same kernel with WGSL's standard `enable subgroups;`
+    /// (empty: accepted; not tried without the feature).
+    #[serde(default)]
+    pub subgroup_enable_error: String,
+    /// Storage-only vs mapped intermediates.
+    #[serde(default)]
+    pub intermediates: Vec<IntermediateRow>,
+}
+
+impl Report {
+    /// The figures that calibrate the model of this adapter: the flat (64,1) f32 matvec's mean
+    /// GB/s, the mean per-crossing cost of the smallest chain ((per-layer readback - batched) /
+    /// (layers - 1), paired per trial), and the smallest subgroup size.
+    pub fn calibration(&self) -> Calibration {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let mem_bw_gbps = self
+            .sweep
+            .iter()
+            .find(|s| {
+                s.op == "matvec"
+                    && s.act == Act::F32
+                    && s.mapping == Mapping::Flat
+                    && s.shape == (64, 1)
+            })
+            .map(|s| {
+                mean(
+                    &s.samples_ms
+                        .iter()
+                        .map(|t| s.bytes / t / 1e6)
+                        .collect::<Vec<_>>(),
+                )
+            });
+        let readback_ms = self.chains.iter().map(|c| c.dim).min().and_then(|d| {
+            let get = |st: &str| self.chains.iter().find(|c| c.dim == d && c.structure == st);
+            let (b, pr) = (get("batched")?, get("per_layer_readback")?);
+            let layers = self.chain_layers.max(2) as f64;
+            let n = b.samples_ms.len().min(pr.samples_ms.len());
+            let v: Vec<f64> = (0..n)
+                .map(|j| (pr.samples_ms[j] - b.samples_ms[j]) / (layers - 1.0))
+                .collect();
+            (n > 0).then(|| mean(&v).max(0.0))
+        });
+        Calibration {
+            mem_bw_gbps,
+            readback_ms,
+            wave_width: self.adapter.subgroup_sizes.0.max(1),
+        }
+    }
+}
+
+/// What a measurement calibrates in the model (see [`Report::calibration`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Achieved matvec bandwidth, GB/s (absent when the flat (64,1) f32 matvec was not swept).
+    pub mem_bw_gbps: Option<f64>,
+    /// One native crossing (submit + map + read + upload), ms (absent without a chain).
+    pub readback_ms: Option<f64>,
+    /// The adapter's smallest subgroup size, lanes.
+    pub wave_width: u32,
 }
 
 /// The adapters wgpu finds (all backends this build has).

@@ -39,16 +39,26 @@ pub enum Mapping {
     /// One workgroup per output: lanes stride along K, then a shared-memory tree reduction
     /// (the usual matvec shape).
     RowPerWorkgroup,
+    /// One workgroup per output like [`Mapping::RowPerWorkgroup`], but each subgroup reduces
+    /// its lanes with `subgroupAdd` (the adapter's `subgroups` feature) and
+    /// only one partial per subgroup goes through shared memory.
+    Subgroup,
 }
 
 impl Mapping {
-    /// `article2d`, `flat`, `row_wg`.
+    /// `article2d`, `flat`, `row_wg`, `subgroup`.
     pub fn name(self) -> &'static str {
         match self {
             Mapping::Article2d => "article2d",
             Mapping::Flat => "flat",
             Mapping::RowPerWorkgroup => "row_wg",
+            Mapping::Subgroup => "subgroup",
         }
+    }
+
+    /// One workgroup per output (a matvec shape: not swept for the matmul).
+    pub fn per_output(self) -> bool {
+        matches!(self, Mapping::RowPerWorkgroup | Mapping::Subgroup)
     }
 }
 
@@ -182,8 +192,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 "#,
             half = size / 2
         ),
+        Mapping::Subgroup => format!(
+            r#"var<workgroup> partial: array<f32, {size}>;
+var<workgroup> count: atomic<u32>;
+@compute @workgroup_size({x}, {y}, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {{
+    let row = wid.x;
+    let col = wid.y;
+    // Uniform control flow up to here: every lane of every subgroup takes part in the sums.
+    let s = subgroupAdd(dot_part(row, col, li, {size}u));
+    // The subgroup's first active lane (no subgroup_id: naga refuses it in 2-D workgroups)
+    // files the subgroup's sum in the next free slot.
+    let rank = subgroupExclusiveAdd(1u);
+    if (rank == 0u) {{ partial[atomicAdd(&count, 1u)] = s; }}
+    workgroupBarrier();
+    if (li == 0u) {{
+        let c = atomicLoad(&count);
+        var t: f32 = 0.0;
+        for (var i: u32 = 0u; i < c; i = i + 1u) {{ t = t + partial[i]; }}
+        out[col * dims.n + row] = t;
+    }}
+}}
+"#
+        ),
     };
+    // No `enable subgroups;`: naga 30 rejects the standard directive ("not yet implemented",
+    // gfx-rs/wgpu#5555) and gives the builtins under wgpu's native `SUBGROUP` feature instead.
     format!("{}{}", header(act), body)
+}
+
+/// The subgroup kernel with WGSL's standard `enable subgroups;` directive in front (what a
+/// browser needs); wgpu 30's naga does not accept it, which the run records.
+pub fn kernel_with_enable(act: Act, shape: (u32, u32)) -> String {
+    format!(
+        "enable subgroups;\n{}",
+        kernel(Mapping::Subgroup, act, shape)
+    )
 }
 
 /// Workgroups to dispatch for `m x n` outputs: `(x, y)` counts, each at most `max_per_dim`.
@@ -196,7 +240,7 @@ pub fn workgroups(
 ) -> (u32, u32) {
     match mapping {
         Mapping::Article2d => (n.div_ceil(wx), m.div_ceil(wy)),
-        Mapping::RowPerWorkgroup => (n, m),
+        Mapping::RowPerWorkgroup | Mapping::Subgroup => (n, m),
         Mapping::Flat => {
             let groups = (u64::from(m) * u64::from(n)).div_ceil(u64::from(wx * wy));
             let x = groups.min(u64::from(max_per_dim));

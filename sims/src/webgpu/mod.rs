@@ -22,6 +22,7 @@ mod metrics;
 pub mod model;
 mod params;
 pub mod real;
+mod real_extra;
 #[cfg(test)]
 mod tests;
 
@@ -60,6 +61,10 @@ impl Room for Webgpu {
 
     fn kernels() -> &'static [&'static dyn Kernel] {
         &[&WebgpuInt4]
+    }
+
+    fn prepare(p: &mut WebgpuParams) -> Result<(), crate::params::ParamsError> {
+        p.load_dataset()
     }
 
     fn work(p: &WebgpuParams) -> Option<Work> {

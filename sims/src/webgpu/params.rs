@@ -119,6 +119,12 @@ pub struct WebgpuParams {
     pub sim_tokens: u32,
     /// GPU memory the app can use, GB. Default 3 (article: "cap around 1-3 GB").
     pub gpu_mem_gb: f64,
+    /// A measured adapter's dataset (`datasets/webgpu/<adapter>/measurements.json`, written by
+    /// the kernel crate's `probe --dataset`); when set, its calibration replaces `mem_bw_gbps`
+    /// (the achieved flat (64,1) matvec GB/s), `readback_ms` (one native crossing) and
+    /// `wave_width` (the smallest subgroup) before the run, and the report shows the values.
+    /// Default empty (none).
+    pub dataset: String,
 }
 
 impl Default for WebgpuParams {
@@ -151,6 +157,7 @@ impl Default for WebgpuParams {
             budget_ms: 50.0,
             sim_tokens: 2000,
             gpu_mem_gb: 3.0,
+            dataset: String::new(),
         }
     }
 }
@@ -163,6 +170,36 @@ impl WebgpuParams {
         } else {
             self.wave_width
         }
+    }
+}
+
+impl WebgpuParams {
+    /// Reads `dataset` (when set) and takes its calibration as inputs (the room's `prepare`).
+    pub fn load_dataset(&mut self) -> Result<(), ParamsError> {
+        if self.dataset.is_empty() {
+            return Ok(());
+        }
+        let invalid = |message: String| ParamsError::Invalid {
+            path: "dataset".into(),
+            message,
+        };
+        let d = webgpu_kernel::dataset::Dataset::read(std::path::Path::new(&self.dataset))
+            .map_err(invalid)?;
+        let c = d.calibration();
+        self.mem_bw_gbps = c.mem_bw_gbps.ok_or_else(|| {
+            invalid(format!(
+                "{}: no flat (64,1) f32 matvec in the sweep to take mem_bw_gbps from",
+                self.dataset
+            ))
+        })?;
+        self.readback_ms = c.readback_ms.ok_or_else(|| {
+            invalid(format!(
+                "{}: no layer chain to take readback_ms from",
+                self.dataset
+            ))
+        })?;
+        self.wave_width = c.wave_width;
+        self.validate()
     }
 }
 

@@ -2,9 +2,11 @@
 //! adapter found (lavapipe on a CPU-only box), each checked against a CPU reference on fresh
 //! random inputs, swept over workgroup shapes and mappings, and a 12-layer chain run as one
 //! command buffer with one readback, as a submit per layer, and as a submit + readback + upload
-//! per layer. Without the `gpu` build, or without an adapter, it reports `not_run` with why.
+//! per layer, and storage-only vs mapped intermediates (`real_extra.rs`). Without the `gpu`
+//! build, or without an adapter, it reports `not_run` with why.
 
 use serde::{Deserialize, Serialize};
+pub use webgpu_kernel::AdapterDesc;
 use webgpu_kernel::{Mapping, Options, Report};
 
 use crate::params::{self, ParamsError};
@@ -102,7 +104,13 @@ impl RealParams {
             matvec_nk: (self.matvec_dim, self.matvec_dim),
             matmul_mnk: (self.matmul_mnk[0], self.matmul_mnk[1], self.matmul_mnk[2]),
             shapes: super::model::SHAPES.to_vec(),
-            mappings: vec![Mapping::Article2d, Mapping::Flat, Mapping::RowPerWorkgroup],
+            subgroup_shapes: true,
+            mappings: vec![
+                Mapping::Article2d,
+                Mapping::Flat,
+                Mapping::RowPerWorkgroup,
+                Mapping::Subgroup,
+            ],
             chain_dims: self.chain_dims.clone(),
             chain_layers: self.chain_layers,
             chain_trials: self.chain_trials,
@@ -115,16 +123,24 @@ impl RealParams {
 #[derive(Debug, Clone, Copy)]
 pub struct WebgpuInt4;
 
-/// The adapters as `lab hw` shows them, or why there are none.
-pub fn adapter_lines() -> Result<Vec<String>, String> {
+/// Why no adapter is listed when wgpu finds none.
+pub const NO_ADAPTER: &str = "no wgpu adapter (no Vulkan driver: apt-get install \
+     mesa-vulkan-drivers gives lavapipe; a GPU needs its vendor's Vulkan ICD)";
+
+/// The adapters wgpu finds, or why there are none ([`NOT_BUILT`] without the `gpu` feature,
+/// [`NO_ADAPTER`] when it finds none).
+pub fn adapters() -> Result<Vec<webgpu_kernel::AdapterDesc>, String> {
     match webgpu_kernel::adapters() {
         Err(webgpu_kernel::KernelError::NotBuilt) => Err(NOT_BUILT.into()),
         Err(e) => Err(e.to_string()),
-        Ok(v) if v.is_empty() => Err("no wgpu adapter (no Vulkan driver: apt-get install \
-             mesa-vulkan-drivers gives lavapipe; a GPU needs its vendor's Vulkan ICD)"
-            .into()),
-        Ok(v) => Ok(v.iter().map(|a| a.line()).collect()),
+        Ok(v) if v.is_empty() => Err(NO_ADAPTER.into()),
+        Ok(v) => Ok(v),
     }
+}
+
+/// The adapters as one line each, or why there are none.
+pub fn adapter_lines() -> Result<Vec<String>, String> {
+    adapters().map(|v| v.iter().map(|a| a.line()).collect())
 }
 
 impl Kernel for WebgpuInt4 {
@@ -135,7 +151,8 @@ impl Kernel for WebgpuInt4 {
     fn description(&self) -> &'static str {
         "WGSL INT4 x f32/f16 matvec and matmul through wgpu on the first adapter (lavapipe \
          without a GPU), checked against a CPU reference on fresh inputs; workgroup and mapping \
-         sweep; a 12-layer chain as one submit vs a submit (and readback) per layer"
+         sweep incl. subgroup-sized shapes and a subgroupAdd matvec; a 12-layer chain as one \
+         submit vs a submit (and readback) per layer; storage-only vs mapped intermediates"
     }
 
     fn check(&self, real: &toml::Table) -> Result<toml::Table, ParamsError> {
@@ -179,12 +196,27 @@ impl Kernel for WebgpuInt4 {
     }
 }
 
+/// `1=(4,4) 2=(8,8) ...`: the x axis of the shape charts, in the sweep's order.
+fn shape_label(r: &Report) -> String {
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    for s in &r.sweep {
+        if !seen.contains(&s.shape) {
+            seen.push(s.shape);
+        }
+    }
+    seen.iter()
+        .enumerate()
+        .map(|(i, (x, y))| format!("{}=({x},{y})", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// An adapter name without its parenthesised details (`llvmpipe`).
-fn short(name: &str) -> &str {
+pub(crate) fn short(name: &str) -> &str {
     name.split(" (").next().unwrap_or(name)
 }
 
-fn mean(v: &[f64]) -> f64 {
+pub(crate) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
@@ -232,11 +264,12 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
         k.set_samples(name, &row.samples_ms, "ms");
     }
     // Spread over shapes per trial: slowest over fastest shape at the same trial index.
+    let shapes = shape_label(r);
     let mut series = Vec::new();
     for op in ["matvec", "matmul"] {
         for act in ["f32", "f16"] {
             let mut lines = Vec::new();
-            for mapping in ["article2d", "flat", "row_wg"] {
+            for mapping in ["article2d", "flat", "row_wg", "subgroup"] {
                 let rows: Vec<_> = r
                     .sweep
                     .iter()
@@ -245,10 +278,16 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
                 if rows.is_empty() {
                     continue;
                 }
-                let trials = rows.iter().map(|s| s.samples_ms.len()).min().unwrap_or(0);
+                // The spread is over the five named shapes (the claims' definition); the
+                // subgroup-sized ones are charted beside them.
+                let named: Vec<_> = rows
+                    .iter()
+                    .filter(|s| !r.subgroup_shapes.contains(&s.shape))
+                    .collect();
+                let trials = named.iter().map(|s| s.samples_ms.len()).min().unwrap_or(0);
                 let spread: Vec<f64> = (0..trials)
                     .map(|i| {
-                        let v: Vec<f64> = rows.iter().map(|s| s.samples_ms[i]).collect();
+                        let v: Vec<f64> = named.iter().map(|s| s.samples_ms[i]).collect();
                         v.iter().copied().fold(0.0, f64::max)
                             / v.iter().copied().fold(f64::INFINITY, f64::min)
                     })
@@ -270,7 +309,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
                 series.push(RealSeries {
                     id: format!("{op}-{act}-shapes"),
                     title: format!("{op} {act} by workgroup shape ({})", short(&a.name)),
-                    x_label: "shape: 1=(4,4) 2=(8,8) 3=(16,16) 4=(64,1) 5=(256,1)".into(),
+                    x_label: format!("shape: {shapes}"),
                     y_label: "ms per run (mean)".into(),
                     lines,
                     log_y: true,
@@ -278,6 +317,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             }
         }
     }
+    super::real_extra::subgroups(r, &mut k);
     if let Some(best) = r
         .sweep
         .iter()
@@ -335,8 +375,9 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             .collect();
         k.set_samples("matmul_best_gflops", &gflops, "GFLOP/s");
     }
-    k.series = series;
+    k.series.extend(series);
     chains(p, r, &mut k);
+    super::real_extra::intermediates(p, r, &mut k);
     k.calibration.insert(
         "wave_width".into(),
         toml::Value::Integer(i64::from(a.subgroup_sizes.0.max(1))),

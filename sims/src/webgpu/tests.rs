@@ -136,3 +136,44 @@ fn the_kernel_checks_its_keys_and_reports_why_it_cannot_run() {
         assert!(why.contains("gpu"), "{why}");
     }
 }
+
+/// The committed lavapipe dataset (probe full): its calibration becomes the point's inputs.
+#[test]
+fn a_dataset_file_calibrates_the_point() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../datasets/webgpu/lavapipe/measurements.json"
+    );
+    let d = webgpu_kernel::dataset::Dataset::read(std::path::Path::new(path)).expect("dataset");
+    let c = d.calibration();
+    assert!(
+        d.report.adapter.name.contains("llvmpipe"),
+        "{}",
+        d.report.adapter.name
+    );
+    let mut q = WebgpuParams {
+        dataset: path.into(),
+        ..p()
+    };
+    q.load_dataset().expect("load");
+    assert_eq!(Some(q.mem_bw_gbps), c.mem_bw_gbps);
+    assert_eq!(Some(q.readback_ms), c.readback_ms);
+    assert_eq!(q.wave_width, d.report.adapter.subgroup_sizes.0);
+    assert!(q.mem_bw_gbps > 0.0 && q.readback_ms >= 0.0);
+    // Absent or foreign files are errors on the `dataset` field, never a silent default.
+    for bad in [
+        "/nonexistent/measurements.json",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+    ] {
+        let mut q = WebgpuParams {
+            dataset: bad.into(),
+            ..p()
+        };
+        let e = q.load_dataset().expect_err(bad);
+        assert_eq!(e.path(), "dataset", "{e}");
+    }
+    // No dataset: nothing changes.
+    let mut q = p();
+    q.load_dataset().expect("none");
+    assert_eq!(q, p());
+}
