@@ -1,6 +1,8 @@
 //! The predictors the model runs: the population prior, the n-gram with backoff, and the
 //! generator's exact posterior (Bayes). The LSTM lives in the real kernel.
 
+use std::sync::Arc;
+
 use super::data::{Dataset, Split};
 use super::generator::{Exact, KeyMap, Screen, key};
 
@@ -21,11 +23,16 @@ struct Counts {
 /// sessions. A prediction takes the longest context seen at least `min_count` times, ranks its
 /// next screens by count, and fills the remaining slots from shorter contexts (backoff) down
 /// to the population prior; it never predicts the current screen.
+///
+/// The table of order `o` holds the table of every lower order (the same counts of the shorter
+/// contexts), so [`NGram::with_order`] gives a lower order without counting again.
 #[derive(Debug, Clone)]
 pub(crate) struct NGram {
     order: usize,
     min_count: u32,
-    contexts: KeyMap<Counts>,
+    contexts: Arc<KeyMap<Counts>>,
+    /// Contexts stored, by length.
+    by_len: Vec<usize>,
     /// Screens by training frequency as a next screen (the population prior).
     pub(crate) prior: Vec<Screen>,
 }
@@ -34,10 +41,14 @@ impl NGram {
     /// Trained on `ds`'s training sessions.
     pub(crate) fn train(ds: &Dataset, order: usize, min_count: u32, screens: usize) -> NGram {
         let mut contexts: KeyMap<Counts> = KeyMap::default();
+        let mut by_len = vec![0; order + 1];
         for s in ds.of(Split::Train) {
             for t in 1..s.len() {
                 for len in 0..=order.min(t) {
-                    let c = contexts.entry(key(&s[t - len..t])).or_default();
+                    let c = contexts.entry(key(&s[t - len..t])).or_insert_with(|| {
+                        by_len[len] += 1;
+                        Counts::default()
+                    });
                     c.total += 1;
                     match c.next.iter_mut().find(|e| e.0 == s[t]) {
                         Some(e) => e.1 += 1,
@@ -61,14 +72,28 @@ impl NGram {
         NGram {
             order,
             min_count,
-            contexts,
+            contexts: Arc::new(contexts),
+            by_len,
             prior,
         }
     }
 
-    /// Contexts stored (its size).
+    /// The same model seeing at most `order` screens (this one's order at most): exactly the
+    /// model trained at that order, sharing this one's table.
+    pub(crate) fn with_order(&self, order: usize) -> NGram {
+        let order = order.min(self.order);
+        NGram {
+            order,
+            min_count: self.min_count,
+            contexts: Arc::clone(&self.contexts),
+            by_len: self.by_len[..=order].to_vec(),
+            prior: self.prior.clone(),
+        }
+    }
+
+    /// Contexts of its order (its size).
     pub(crate) fn contexts(&self) -> usize {
-        self.contexts.len()
+        self.by_len.iter().sum()
     }
 }
 
