@@ -403,3 +403,33 @@ fn bad_parameters_are_refused_by_name() {
         assert_eq!(e.path(), field, "{text}: {e}");
     }
 }
+
+#[test]
+#[ignore = "timing: cargo test --release -p sims prefetch::tests::phase_timing -- --ignored --nocapture"]
+fn phase_timing() {
+    use std::time::Instant;
+    let p = small(2_100_000, 5);
+    let t = Instant::now();
+    let (nav, ds) = data(&p, 1);
+    let gen_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let ng = NGram::train(&ds, 5, 3, nav.screens());
+    let train_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let acc = accuracy(&ng, &ds, Split::Test, 5);
+    let acc_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let prior = Prior(ng.prior.clone());
+    let mut rng = RngStreams::new(1, 0, 0).stream("loads");
+    let l = super::load::replay(&p, ds.of(Split::Test).take(30_000), &ng, &prior, &mut rng);
+    let replay_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let r = super::rates::rates(&nav, 5);
+    let rates_s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "generate {gen_s:.3} s, train {train_s:.3} s ({} contexts), accuracy {acc_s:.3} s ({acc:?}), replay {replay_s:.3} s ({} taps), rates {rates_s:.3} s ({} windows)",
+        ng.contexts(),
+        l.with.len(),
+        r.windows
+    );
+}
