@@ -115,11 +115,6 @@ fn every_scenario_runs_quick_and_writes_a_report() {
     crate::browser::check_reports(&out);
 }
 
-#[test]
-fn draft_scenarios_check() {
-    lab(&root(), &["check", "scenarios/draft"]).expect_code(0);
-}
-
 /// Every chart of a run: finite axes inside its metrics' range (a fraction axis stops at 100%),
 /// a legend naming each drawn line in words with the symbol drawn, every claim marker on a
 /// drawn line, dots when a line has one x value.

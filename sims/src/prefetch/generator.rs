@@ -11,8 +11,9 @@
 //!
 //! Given the intent the process is second order, so the joint law of a window and its next
 //! screen is the discounted occupation of (previous, current) pairs times the transitions
-//! inside the window, summed over intents: [`exact`] enumerates every reachable window and
-//! gives the Bayes-optimal top-k accuracy exactly.
+//! inside the window, summed over intents: [`exact`] enumerates every reachable window into a
+//! table (the Bayes posterior predicts from it). The rates alone come from
+//! [`super::rates::rates`], which walks the same windows without storing them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -134,6 +135,11 @@ impl Generator {
         self.n
     }
 
+    /// Latent intents.
+    pub(crate) fn intents(&self) -> usize {
+        self.intents
+    }
+
     /// The law of the next screen for intent `z`, previous screen `prev`, current `cur`.
     pub(crate) fn next(&self, z: usize, prev: Option<Screen>, cur: Screen) -> &[(Screen, f64)] {
         let p = prev.map_or(self.n, usize::from);
@@ -202,8 +208,10 @@ pub(crate) struct Exact {
     /// Window → (its probability, next screens by conditional probability, highest first).
     pub(crate) windows: BTreeMap<u128, (f64, Vec<(Screen, f64)>)>,
     /// The law of a screen view (every view after a session's first): the population prior.
+    #[cfg_attr(not(test), allow(dead_code))] // the tests' reference for `rates`
     pub(crate) next_marginal: Vec<f64>,
     /// Last screen of each window, by key (for the prior, which never predicts it).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) last: KeyMap<Screen>,
 }
 
@@ -311,6 +319,9 @@ pub(crate) fn exact(nav: &Generator, window: usize) -> Exact {
     }
 }
 
+/// The rates from the table: the reference the tests hold [`super::rates::rates`] to (the run
+/// computes them without the table).
+#[cfg(test)]
 impl Exact {
     /// The same law seen through only the last `w` screens of each window (the same windows
     /// and targets, a shorter history): what a predictor of order `w` can reach at best.

@@ -271,6 +271,7 @@ impl Adam {
 
 /// Trains `model` on `(window, next)` samples for `epochs` passes in minibatches of `batch`,
 /// shuffled by `rng`; returns the mean loss of each epoch.
+#[cfg(test)]
 pub(crate) fn train<R: Rng>(
     model: &mut Lstm,
     samples: &[(Vec<Screen>, Screen)],
@@ -279,11 +280,24 @@ pub(crate) fn train<R: Rng>(
     lr: f64,
     rng: &mut R,
 ) -> Vec<f64> {
+    train_with(model, samples, epochs, batch, lr, rng, |_, _| {})
+}
+
+/// [`train`], calling `after_epoch(epoch, model)` after each epoch (for a learning curve).
+pub(crate) fn train_with<R: Rng>(
+    model: &mut Lstm,
+    samples: &[(Vec<Screen>, Screen)],
+    epochs: usize,
+    batch: usize,
+    lr: f64,
+    rng: &mut R,
+    mut after_epoch: impl FnMut(usize, &Lstm),
+) -> Vec<f64> {
     let mut opt = Adam::new(model.w.len(), lr);
     let mut grad = vec![0.0; model.w.len()];
     let mut order: Vec<usize> = (0..samples.len()).collect();
     let mut losses = Vec::new();
-    for _ in 0..epochs {
+    for epoch in 0..epochs {
         for i in (1..order.len()).rev() {
             let j = (uniform(rng) * (i + 1) as f64) as usize;
             order.swap(i, j.min(i));
@@ -300,6 +314,7 @@ pub(crate) fn train<R: Rng>(
             opt.step(&mut model.w, &grad);
         }
         losses.push(total / samples.len().max(1) as f64);
+        after_epoch(epoch, model);
     }
     losses
 }

@@ -30,6 +30,7 @@ mod metrics;
 mod ngram;
 mod params;
 mod quant;
+mod rates;
 pub mod real;
 pub mod size;
 #[cfg(test)]
@@ -44,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use data::{Dataset, Split};
 use generator::{Exact, Generator};
 use ngram::{Bayes, NGram, Predict, Prior, accuracy};
+use rates::Rates;
 
 use crate::params::ParamsError;
 use crate::real::Kernel;
@@ -86,24 +88,36 @@ fn emit_sizes(o: &mut Outcome, p: &PrefetchParams) {
 }
 
 /// What a replication learns from its data: the dataset, the predictors, their held-out
-/// accuracy, and the exact law. It depends on the data's parameters and the replication's
+/// accuracy, and the exact rates. It depends on the data's parameters and the replication's
 /// session stream only, so points that differ in the screen-load parameters alone (the
 /// dependence probes of most assumptions) share it: a small cache keeps the last few. Results
 /// are the same with or without it.
 struct Trained {
-    ds: Dataset,
+    base: Arc<Base>,
     ngram: NGram,
     prior: Prior,
+    /// The exact rates of the generator (none for a log).
+    rates: Option<Arc<Rates>>,
+    /// The exact law, kept only for `predictor = "bayes"` (the posterior predicts from it).
     exact: Option<Arc<Exact>>,
-    /// The exact law seen through `ngram_order` screens.
-    short: Option<Exact>,
     accuracy: (u64, u64, u64),
     prior_top3: (u64, u64),
 }
 
+/// The dataset and the n-gram of the window's order, which holds every lower order's: the
+/// points of the history sweep (one order each) share them.
+struct Base {
+    ds: Dataset,
+    ngram: NGram,
+}
+
 type Cache<T> = Mutex<Vec<(String, Arc<T>)>>;
 static TRAINED: Cache<Trained> = Mutex::new(Vec::new());
+static BASE: Cache<Base> = Mutex::new(Vec::new());
 static EXACT: Cache<Exact> = Mutex::new(Vec::new());
+/// The exact rates depend on the generator and the window only: every replication and every
+/// probe of a screen-load parameter shares them.
+static RATES: Cache<Rates> = Mutex::new(Vec::new());
 const KEEP: usize = 8;
 
 fn cached<T>(
@@ -146,18 +160,39 @@ fn trained(p: &PrefetchParams, ctx: &RunContext) -> Result<Arc<Trained>, RunErro
             ctx.streams.derive_u64("sessions"),
         )
     );
+    let base_key = format!(
+        "{:?}",
+        (
+            &p.data,
+            &p.generator,
+            p.sequences,
+            p.ngram_min_count,
+            p.log.as_ref().map(|l| Arc::as_ptr(l) as usize),
+            ctx.streams.derive_u64("sessions"),
+        )
+    );
     cached(&TRAINED, key, || {
         let nav = Generator::new(&p.data, &p.generator);
-        let ds = dataset(p, &nav, ctx);
-        let ngram = NGram::train(&ds, order, p.ngram_min_count, p.data.screens as usize);
+        let base = cached(&BASE, base_key, || {
+            let ds = dataset(p, &nav, ctx);
+            let ngram = NGram::train(&ds, window, p.ngram_min_count, p.data.screens as usize);
+            Ok(Base { ds, ngram })
+        })?;
+        let ds = &base.ds;
+        let ngram = base.ngram.with_order(order);
         let prior = Prior(ngram.prior.clone());
-        let exact = match p.log {
+        let law_key = format!("{:?}", (p.data.screens, window, &p.generator));
+        let rates = match p.log {
             Some(_) => None,
-            None => Some(cached(
-                &EXACT,
-                format!("{:?}", (&p.data, &p.generator)),
-                || Ok(generator::exact(&nav, window)),
-            )?),
+            None => Some(cached(&RATES, law_key.clone(), || {
+                Ok(rates::rates(&nav, window))
+            })?),
+        };
+        let exact = match (&p.log, p.predictor) {
+            (None, params::Predictor::Bayes) => Some(cached(&EXACT, law_key, || {
+                Ok(generator::exact(&nav, window))
+            })?),
+            _ => None,
         };
         let bayes = exact.as_ref().map(|e| Bayes {
             exact: e,
@@ -175,16 +210,15 @@ fn trained(p: &PrefetchParams, ctx: &RunContext) -> Result<Arc<Trained>, RunErro
                 ));
             }
         };
-        let accuracy = accuracy(live, &ds, Split::Test, window);
-        let (_, prior3, n) = ngram::accuracy(&prior, &ds, Split::Test, window);
+        let accuracy = accuracy(live, ds, Split::Test, window);
+        let (_, prior3, n) = ngram::accuracy(&prior, ds, Split::Test, window);
         drop(bayes);
-        let short = exact.as_ref().map(|e| e.truncate(order));
         Ok(Trained {
-            ds,
+            base: Arc::clone(&base),
             ngram,
             prior,
+            rates,
             exact,
-            short,
             accuracy,
             prior_top3: (prior3, n),
         })
@@ -195,14 +229,13 @@ fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunE
     let t = trained(p, ctx)?;
     let window = p.data.window as usize;
     let mut o = Outcome::default();
-    if let Some(ex) = &t.exact {
-        o.set("bayes_top1_accuracy", ex.bayes_top(1));
-        o.set("bayes_top3_accuracy", ex.bayes_top(3));
-        o.set("exact_prior_top3_accuracy", ex.prior_top(3));
-    }
-    if let Some(short) = &t.short {
-        o.set("bayes_top1_at_order", short.bayes_top(1));
-        o.set("bayes_top3_at_order", short.bayes_top(3));
+    if let Some(r) = &t.rates {
+        let order = (p.ngram_order as usize).min(window);
+        o.set("bayes_top1_accuracy", r.top1[window]);
+        o.set("bayes_top3_accuracy", r.top3[window]);
+        o.set("exact_prior_top3_accuracy", r.prior_top3);
+        o.set("bayes_top1_at_order", r.top1[order]);
+        o.set("bayes_top3_at_order", r.top3[order]);
     }
     let bayes = t.exact.as_ref().map(|exact| Bayes {
         exact,
@@ -219,7 +252,7 @@ fn run_replication(p: &PrefetchParams, ctx: &RunContext) -> Result<Outcome, RunE
     o.set_proportion("top3_accuracy", h3, n);
     o.set_proportion("prior_top3_accuracy", t.prior_top3.0, t.prior_top3.1);
     o.set("ngram_contexts", t.ngram.contexts() as f64);
-    let (ds, prior) = (&t.ds, &t.prior);
+    let (ds, prior) = (&t.base.ds, &t.prior);
 
     let take = if p.des_sessions == 0 {
         usize::MAX

@@ -1,6 +1,8 @@
 //! The predictors the model runs: the population prior, the n-gram with backoff, and the
 //! generator's exact posterior (Bayes). The LSTM lives in the real kernel.
 
+use std::sync::Arc;
+
 use super::data::{Dataset, Split};
 use super::generator::{Exact, KeyMap, Screen, key};
 
@@ -21,11 +23,16 @@ struct Counts {
 /// sessions. A prediction takes the longest context seen at least `min_count` times, ranks its
 /// next screens by count, and fills the remaining slots from shorter contexts (backoff) down
 /// to the population prior; it never predicts the current screen.
+///
+/// The table of order `o` holds the table of every lower order (the same counts of the shorter
+/// contexts), so [`NGram::with_order`] gives a lower order without counting again.
 #[derive(Debug, Clone)]
 pub(crate) struct NGram {
     order: usize,
     min_count: u32,
-    contexts: KeyMap<Counts>,
+    contexts: Arc<KeyMap<Counts>>,
+    /// Contexts stored, by length.
+    by_len: Vec<usize>,
     /// Screens by training frequency as a next screen (the population prior).
     pub(crate) prior: Vec<Screen>,
 }
@@ -33,17 +40,63 @@ pub(crate) struct NGram {
 impl NGram {
     /// Trained on `ds`'s training sessions.
     pub(crate) fn train(ds: &Dataset, order: usize, min_count: u32, screens: usize) -> NGram {
+        let v = screens;
+        // Short contexts are counted in dense arrays (`v^(len + 1)` cells, at most 2^20), the
+        // rest in the hash map; the dense counts then join the map, so the table is the same.
+        let mut dense_len = 0usize;
+        let mut cells = v;
+        while dense_len <= order && cells <= 1 << 20 {
+            dense_len += 1;
+            cells = cells.saturating_mul(v);
+        }
+        let mut dense: Vec<Vec<u32>> = (0..dense_len)
+            .map(|l| vec![0u32; v.pow(l as u32 + 1)])
+            .collect();
         let mut contexts: KeyMap<Counts> = KeyMap::default();
+        let mut by_len = vec![0; order + 1];
         for s in ds.of(Split::Train) {
             for t in 1..s.len() {
+                let x = s[t];
+                // The context's index among `v^len` (its newest screen the lowest digit).
+                let (mut idx, mut pw) = (0usize, 1usize);
                 for len in 0..=order.min(t) {
-                    let c = contexts.entry(key(&s[t - len..t])).or_default();
+                    if len > 0 {
+                        idx += usize::from(s[t - len]) * pw;
+                        pw *= v;
+                    }
+                    if len < dense_len {
+                        dense[len][idx * v + usize::from(x)] += 1;
+                        continue;
+                    }
+                    let c = contexts.entry(key(&s[t - len..t])).or_insert_with(|| {
+                        by_len[len] += 1;
+                        Counts::default()
+                    });
                     c.total += 1;
-                    match c.next.iter_mut().find(|e| e.0 == s[t]) {
+                    match c.next.iter_mut().find(|e| e.0 == x) {
                         Some(e) => e.1 += 1,
-                        None => c.next.push((s[t], 1)),
+                        None => c.next.push((x, 1)),
                     }
                 }
+            }
+        }
+        for (len, counts) in dense.iter().enumerate() {
+            for (idx, row) in counts.chunks(v).enumerate() {
+                let total: u32 = row.iter().sum();
+                if total == 0 {
+                    continue;
+                }
+                let ctx: Vec<Screen> = (0..len)
+                    .map(|i| ((idx / v.pow((len - 1 - i) as u32)) % v) as Screen)
+                    .collect();
+                let next = row
+                    .iter()
+                    .enumerate()
+                    .filter(|e| *e.1 > 0)
+                    .map(|(y, &n)| (y as Screen, n))
+                    .collect();
+                contexts.insert(key(&ctx), Counts { total, next });
+                by_len[len] += 1;
             }
         }
         for c in contexts.values_mut() {
@@ -61,14 +114,28 @@ impl NGram {
         NGram {
             order,
             min_count,
-            contexts,
+            contexts: Arc::new(contexts),
+            by_len,
             prior,
         }
     }
 
-    /// Contexts stored (its size).
+    /// The same model seeing at most `order` screens (this one's order at most): exactly the
+    /// model trained at that order, sharing this one's table.
+    pub(crate) fn with_order(&self, order: usize) -> NGram {
+        let order = order.min(self.order);
+        NGram {
+            order,
+            min_count: self.min_count,
+            contexts: Arc::clone(&self.contexts),
+            by_len: self.by_len[..=order].to_vec(),
+            prior: self.prior.clone(),
+        }
+    }
+
+    /// Contexts of its order (its size).
     pub(crate) fn contexts(&self) -> usize {
-        self.contexts.len()
+        self.by_len.iter().sum()
     }
 }
 

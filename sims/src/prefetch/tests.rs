@@ -147,6 +147,55 @@ fn a_truncated_window_is_the_exact_law_of_a_shorter_history() {
 }
 
 #[test]
+fn the_streamed_rates_equal_the_enumerated_table() {
+    // The walk without a table (rates) against the table and its truncations, for several
+    // windows and generator shapes (intents 1 and 3, a short and a long session).
+    for (window, intents, mean) in [(1, 4, 12.0), (2, 1, 12.0), (3, 3, 8.0), (5, 4, 12.0)] {
+        let mut p = small(10_000, window);
+        p.generator.intents = intents;
+        p.generator.mean_session_screens = mean;
+        let nav = Generator::new(&p.data, &p.generator);
+        let ex = exact(&nav, window as usize);
+        let r = super::rates::rates(&nav, window as usize);
+        assert_eq!(r.windows as usize, ex.windows.len(), "window {window}");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(
+            close(r.prior_top3, ex.prior_top(3)),
+            "window {window}: prior"
+        );
+        for w in 0..=window as usize {
+            let t = ex.truncate(w);
+            assert!(
+                close(r.top1[w], t.bayes_top(1)) && close(r.top3[w], t.bayes_top(3)),
+                "window {window}, history {w}: {} {} vs {} {}",
+                r.top1[w],
+                r.top3[w],
+                t.bayes_top(1),
+                t.bayes_top(3)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_lower_order_view_is_the_model_trained_at_that_order() {
+    let p = small(20_000, 5);
+    let (nav, ds) = data(&p, 3);
+    let full = NGram::train(&ds, 5, 3, nav.screens());
+    for w in 0..=5 {
+        let own = NGram::train(&ds, w, 3, nav.screens());
+        let view = full.with_order(w);
+        assert_eq!(own.contexts(), view.contexts(), "order {w}");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (ctx, _) in ds.windows(Split::Test, 5) {
+            own.top(ctx, 3, &mut a);
+            view.top(ctx, 3, &mut b);
+            assert_eq!(a, b, "order {w}, history {ctx:?}");
+        }
+    }
+}
+
+#[test]
 fn intent_boost_one_makes_the_process_second_order() {
     let mut p = small(10_000, 5);
     p.generator.intent_boost = 1.0;
@@ -353,4 +402,34 @@ fn bad_parameters_are_refused_by_name() {
         let e = check::<Prefetch>(&t).unwrap_err();
         assert_eq!(e.path(), field, "{text}: {e}");
     }
+}
+
+#[test]
+#[ignore = "timing: cargo test --release -p sims prefetch::tests::phase_timing -- --ignored --nocapture"]
+fn phase_timing() {
+    use std::time::Instant;
+    let p = small(2_100_000, 5);
+    let t = Instant::now();
+    let (nav, ds) = data(&p, 1);
+    let gen_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let ng = NGram::train(&ds, 5, 3, nav.screens());
+    let train_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let acc = accuracy(&ng, &ds, Split::Test, 5);
+    let acc_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let prior = Prior(ng.prior.clone());
+    let mut rng = RngStreams::new(1, 0, 0).stream("loads");
+    let l = super::load::replay(&p, ds.of(Split::Test).take(30_000), &ng, &prior, &mut rng);
+    let replay_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let r = super::rates::rates(&nav, 5);
+    let rates_s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "generate {gen_s:.3} s, train {train_s:.3} s ({} contexts), accuracy {acc_s:.3} s ({acc:?}), replay {replay_s:.3} s ({} taps), rates {rates_s:.3} s ({} windows)",
+        ng.contexts(),
+        l.with.len(),
+        r.windows
+    );
 }
