@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod reference;
+pub mod sustained;
 pub mod wgsl;
 
 #[cfg_attr(feature = "gpu", path = "gpu.rs")]
