@@ -298,7 +298,7 @@ mod tests {
             h.join().unwrap()
         });
         match r {
-            Err(KernelError::NotBuilt) => assert!(!crate::GPU_BUILT),
+            Err(KernelError::NotBuilt) if !crate::GPU_BUILT => {}
             // No Vulkan driver on this machine: nothing to check.
             Err(KernelError::NoAdapter(_)) => {}
             Err(e) => panic!("{e}"),
