@@ -170,7 +170,7 @@ mod tests {
         if std::path::Path::new("/proc/driver/nvidia").exists() {
             return;
         }
-        let e = Nvml::open().err().expect("no NVIDIA driver here");
+        let e = Nvml::open().expect_err("no NVIDIA driver here");
         if NVML_BUILT {
             assert!(e.contains(LIBRARY) && e.contains("no NVIDIA driver"), "{e}");
         } else {
