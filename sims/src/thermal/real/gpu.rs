@@ -365,7 +365,7 @@ pub(crate) fn report(
         (false, _) => format!(
             "The load ran on {} ({}), not an NVIDIA GPU{}: only its throughput series is \
              measured (changed {:+.1}% first to last window, {} trials); the GPU temperature, \
-             clock, power and throttle metrics are not_run.",
+             clock, power and throttle metrics are not_run.{}",
             a.name,
             a.device_type,
             if a.device_type == "Cpu" {
@@ -374,7 +374,15 @@ pub(crate) fn report(
                 ""
             },
             -100.0 * mean(&decay),
-            decay.len()
+            decay.len(),
+            match device {
+                Some(d) => format!(
+                    " NVML sees {} but Vulkan does not: install NVIDIA's Vulkan ICD (in a \
+                     container, NVIDIA_DRIVER_CAPABILITIES must include graphics).",
+                    d.name
+                ),
+                None => String::new(),
+            }
         ),
         (true, Some(e)) => format!(
             "The load ran on {} but NVML is unavailable ({e}): throughput only.",
