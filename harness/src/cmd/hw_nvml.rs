@@ -108,7 +108,7 @@ mod tests {
         };
         assert_eq!(
             lines(&h)[0],
-            "nvml        0 NVIDIA H200 (driver 550.54.15, max sm 1,980 MHz, max memory 3,201 \
+            "nvml        0 NVIDIA H200 (driver 550.54.15, max sm 1980 MHz, max memory 3201 \
              MHz): gpu temp 31 °C"
         );
     }

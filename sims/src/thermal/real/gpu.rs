@@ -149,7 +149,11 @@ fn run_trial(
         let info = match rx.recv() {
             Ok(Ok(info)) => info,
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("the GPU load stopped before it started".into()),
+            Err(_) => {
+                // The worker ended without a word: it panicked. Joining keeps the scope quiet.
+                let _ = worker.join();
+                return Err("the GPU load stopped before it started (it panicked)".into());
+            }
         };
         let sample = nvml.filter(|_| on_nvidia(&info));
         let mut tr = GpuTrial::default();
