@@ -92,11 +92,11 @@ compare a b *args:
 report dir:
     {{lab}} report {{dir}}
 
-# the thermal room's GPU variant on an NVIDIA machine: `trials` sustained runs of `seconds` of an
-# INT4 product through wgpu (NVIDIA's Vulkan driver) with NVML sampled every 250 ms; the series
-# goes to datasets/thermal/<gpu>/ (series.csv, provenance.json) and the run to reports/runs/.
-# Set LAB to a lab built elsewhere with `--no-default-features --features 'gpu nvml'` to skip
-# the build (wgpu: a minute or two cold on 16 cores).
+# Set LAB to a lab built with `--no-default-features --features 'gpu nvml'` to skip the build
+# (wgpu: a minute or two cold on 16 cores). `trials` sustained runs of `seconds` of an INT4
+# product through wgpu (NVIDIA's Vulkan driver) with NVML sampled every 250 ms; the series goes
+# to datasets/thermal/<gpu>/ (series.csv, provenance.json) and the run to reports/runs/.
+# the thermal room's GPU variant on an NVIDIA machine, its series into datasets/thermal/<gpu>/
 thermal-gpu seconds="60" trials="3":
     #!/usr/bin/env bash
     set -euo pipefail
