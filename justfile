@@ -107,11 +107,14 @@ thermal-gpu seconds="60" trials="3":
     fi
     "$lab" hw | grep -E '^(gpu|nvml)'
     out="reports/runs/thermal-gpu-$(date -u +%Y%m%dT%H%M%SZ)"
+    mark=$(mktemp)
     "$lab" run scenarios/thermal.toml --replications 2 --real require --out "$out" \
         --set real.device=gpu --set real.seconds={{seconds}} --set real.trials={{trials}} \
         --set real.dataset_dir=datasets/thermal
-    dir=$(ls -d datasets/thermal/*/ 2>/dev/null | head -1)
-    if [ -z "$dir" ] || [ ! -f "$dir/series.csv" ]; then
+    csv=$(find datasets/thermal -name series.csv -newer "$mark" 2>/dev/null | head -1)
+    rm -f "$mark"
+    dir=$(dirname "${csv:-.}")
+    if [ -z "$csv" ]; then
         echo "no series written: the load did not run on an NVIDIA GPU with NVML (see $out)" >&2
         exit 1
     fi
