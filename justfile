@@ -91,3 +91,33 @@ compare a b *args:
 # re-render reports and charts of a run directory
 report dir:
     {{lab}} report {{dir}}
+
+# Set LAB to a lab built with `--no-default-features --features 'gpu nvml'` to skip the build
+# (wgpu: a minute or two cold on 16 cores). `trials` sustained runs of `seconds` of an INT4
+# product through wgpu (NVIDIA's Vulkan driver) with NVML sampled every 250 ms; the series goes
+# to datasets/thermal/<gpu>/ (series.csv, provenance.json) and the run to reports/runs/.
+# the thermal room's GPU variant on an NVIDIA machine, its series into datasets/thermal/<gpu>/
+thermal-gpu seconds="60" trials="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    lab="${LAB:-}"
+    if [ -z "$lab" ]; then
+        cargo build --release -p harness --no-default-features --features 'gpu nvml' --bin lab
+        lab="${CARGO_TARGET_DIR:-target}/release/lab"
+    fi
+    "$lab" hw | grep -E '^(gpu|nvml)'
+    out="reports/runs/thermal-gpu-$(date -u +%Y%m%dT%H%M%SZ)"
+    mark=$(mktemp)
+    "$lab" run scenarios/thermal.toml --replications 2 --real require --out "$out" \
+        --set real.device=gpu --set real.seconds={{seconds}} --set real.trials={{trials}} \
+        --set real.dataset_dir=datasets/thermal
+    csv=$(find datasets/thermal -name series.csv -newer "$mark" 2>/dev/null | head -1)
+    rm -f "$mark"
+    dir=$(dirname "${csv:-.}")
+    if [ -z "$csv" ]; then
+        echo "no series written: the load did not run on an NVIDIA GPU with NVML (see $out)" >&2
+        exit 1
+    fi
+    cp "$out/thermal/summary.json" "$dir/summary.json"
+    git rev-parse HEAD > "$dir/lab-commit.txt"
+    echo "series in $dir; commit it: git add $dir && git commit -m 'thermal: GPU sustained series ($(basename "$dir"))'"

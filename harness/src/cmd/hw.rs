@@ -22,6 +22,8 @@ pub struct Hardware {
     pub memory_gib: f64,
     /// GPU adapters (nvidia-smi, else DRM cards).
     pub gpus: Vec<String>,
+    /// NVIDIA GPUs and their sensors through NVML (or why none).
+    pub nvml: super::hw_nvml::NvmlHw,
     /// Thermal zones with a temperature.
     pub thermal_zones: Vec<ThermalZone>,
     /// cpu0's frequency scaling, if exposed.
@@ -101,6 +103,7 @@ pub fn detect() -> Hardware {
         logical_cpus,
         memory_gib,
         gpus: gpus(),
+        nvml: super::hw_nvml::detect(),
         thermal_zones: thermal_zones(),
         cpufreq: cpufreq(),
         postgresql: postgresql(),
@@ -254,6 +257,9 @@ pub fn run(json: bool) -> Result<u8, LabError> {
             hw.gpus.join("; ")
         }
     );
+    for l in super::hw_nvml::lines(&hw.nvml) {
+        crate::outln!("{l}");
+    }
     if hw.thermal_zones.is_empty() {
         crate::outln!("thermal     none detected (no /sys/class/thermal zones with a temperature)");
     } else {

@@ -4,6 +4,7 @@ pub mod check;
 pub mod compare;
 pub mod history;
 pub mod hw;
+pub mod hw_nvml;
 pub mod index;
 pub mod list;
 pub mod merge;

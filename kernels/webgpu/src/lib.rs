@@ -17,6 +17,7 @@
 
 pub mod dataset;
 pub mod reference;
+pub mod sustained;
 pub mod wgsl;
 
 #[cfg_attr(feature = "gpu", path = "gpu.rs")]

@@ -6,6 +6,7 @@
 //! (`postgres` for [`postgres`]) or in their own crate, and the harness decides which are built.
 
 pub mod llama;
+pub mod nvml;
 pub mod postgres;
 
 use std::collections::BTreeMap;

@@ -8,6 +8,9 @@
 //! over trials) always, and the temperature rise, clock drop and throttle events only where
 //! sensors exist: on a VM or container there are none, and the finding says that the decay
 //! measured there is the host's noise, not thermal throttling. Standard library only.
+//!
+//! `device = "gpu"` runs the GPU variant instead ([`gpu`]): a fixed INT4 product through
+//! wgpu with the GPU's NVML sensors sampled beside it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +21,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::{self, ParamsError};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
+
+mod gpu;
+
+/// What the sustained load runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The CPU matrix-vector loop with `/sys` sensors.
+    Cpu,
+    /// An INT4 product through wgpu with NVML sensors (an NVIDIA GPU).
+    Gpu,
+}
 
 /// The `[real]` table of the thermal scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +48,21 @@ pub struct RealParams {
     pub sample_ms: u64,
     /// Share of the trial the first and the last window each cover.
     pub window_fraction: f64,
+    /// `cpu` (default) or `gpu`.
+    pub device: Device,
+    /// GPU variant: the NVML index of the GPU the load runs on.
+    pub gpu_index: u32,
+    /// GPU variant: tokens of the INT4 product (rows of activations).
+    pub gpu_tokens: u32,
+    /// GPU variant: output features (weight rows).
+    pub gpu_rows: u32,
+    /// GPU variant: input features (a multiple of 32).
+    pub gpu_cols: u32,
+    /// GPU variant: dispatches per submission.
+    pub gpu_dispatches: u32,
+    /// GPU variant: a folder to write the series into (`datasets/thermal`: one folder per GPU
+    /// model with `series.csv` and `provenance.json`); empty writes nothing.
+    pub dataset_dir: String,
 }
 
 impl Default for RealParams {
@@ -43,6 +73,13 @@ impl Default for RealParams {
             threads: 1,
             sample_ms: 250,
             window_fraction: 0.2,
+            device: Device::Cpu,
+            gpu_index: 0,
+            gpu_tokens: 16,
+            gpu_rows: 8192,
+            gpu_cols: 8192,
+            gpu_dispatches: 8,
+            dataset_dir: String::new(),
         }
     }
 }
@@ -73,6 +110,18 @@ impl RealParams {
                 "0.05 to 0.5",
             ));
         }
+        params::require_count("gpu_index", p.gpu_index, 0..=63, "NVML device index")?;
+        params::require_count("gpu_tokens", p.gpu_tokens, 1..=4096, "tokens")?;
+        params::require_count("gpu_rows", p.gpu_rows, 1..=65_536, "rows")?;
+        params::require_count("gpu_cols", p.gpu_cols, 32..=65_536, "columns")?;
+        if p.gpu_cols % 32 != 0 {
+            return Err(ParamsError::out_of_range(
+                "gpu_cols",
+                p.gpu_cols,
+                "a multiple of 32 (one scale per 32 weights)",
+            ));
+        }
+        params::require_count("gpu_dispatches", p.gpu_dispatches, 1..=1024, "dispatches")?;
         Ok(p)
     }
 
@@ -301,8 +350,11 @@ impl Kernel for ThermalSustained {
     }
 
     fn available(&self, real: &toml::Table) -> Result<String, String> {
-        RealParams::from_table(real).map_err(|e| e.to_string())?;
-        Ok(format!("CPU workload; {}", describe(&sensors())))
+        let p = RealParams::from_table(real).map_err(|e| e.to_string())?;
+        match p.device {
+            Device::Cpu => Ok(format!("CPU workload; {}", describe(&sensors()))),
+            Device::Gpu => gpu::available(),
+        }
     }
 
     fn run(&self, real: &toml::Table, ctx: &KernelContext) -> KernelReport {
@@ -311,7 +363,10 @@ impl Kernel for ThermalSustained {
             Err(e) => return KernelReport::not_run(e.to_string()),
         };
         let p = if ctx.quick { p.quick() } else { p };
-        measure(&p, ctx)
+        match p.device {
+            Device::Cpu => measure(&p, ctx),
+            Device::Gpu => gpu::measure(&p, ctx),
+        }
     }
 }
 
