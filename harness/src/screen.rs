@@ -24,13 +24,15 @@ const HALF_WIDTH_SLACK: f64 = 1.5;
 /// Events assumed at least, for a count seen rarely or never: zero in N is not certainty.
 const MIN_EVENTS: f64 = 3.0;
 
-/// Replications a screen runs for a probe of `n`: a quarter, at least one; `n` when a screen
+/// Replications a screen runs for a probe of `n`: a quarter, at least two (a spread of its
+/// own: a parameter can make a metric noisier than at the scenario's values, and one
+/// replication cannot show it), one only for a probe of two (a preview); `n` when a screen
 /// would save nothing.
 pub fn screen_reps(n: u32) -> u32 {
-    if n < 2 {
-        n
-    } else {
-        n.div_ceil(4).clamp(1, n - 1)
+    match n {
+        0..=1 => n,
+        2 => 1,
+        _ => n.div_ceil(4).clamp(2, n - 1),
     }
 }
 
@@ -159,7 +161,7 @@ mod tests {
     fn screen_reps_are_a_quarter_and_leave_something_to_save() {
         assert_eq!(screen_reps(1), 1);
         assert_eq!(screen_reps(2), 1);
-        assert_eq!(screen_reps(3), 1);
+        assert_eq!(screen_reps(3), 2);
         assert_eq!(screen_reps(8), 2);
         assert_eq!(screen_reps(10), 3);
         assert_eq!(screen_reps(20), 5);

@@ -134,7 +134,7 @@ pub fn judge_all(
             }
             if !unchecked.is_empty() {
                 reason.push_str(&format!(
-                    "; the robustness budget left unchecked: {}",
+                    "; cut by the robustness budget: {}",
                     unchecked.join(", ")
                 ));
             }
@@ -385,7 +385,7 @@ fn dependences(
     for (param, (value, (lo, hi), scale)) in ranged(plan, c) {
         let mut at = |end: f64, unchecked: &mut Vec<String>| -> Result<Verdict, LabError> {
             Ok(prober.record_at(c, &param, end)?.unwrap_or_else(|| {
-                unchecked.push(format!("{param} at {}", fmt_num(end)));
+                unchecked.push(format!("{param} at {} unchecked", fmt_num(end)));
                 base
             }))
         };
@@ -396,8 +396,9 @@ fn dependences(
         for (end, v) in [(lo, at_lo), (hi, at_hi)] {
             if v != base && end != value {
                 let (f, rough) = prober.flip_between(c, &param, (value, base), end, scale)?;
-                if rough {
-                    unchecked.push(format!("the flip point of {param} (rough)"));
+                let note = format!("{param}'s flip point rough");
+                if rough && !unchecked.contains(&note) {
+                    unchecked.push(note);
                 }
                 flips.push((f, end, v));
             }
