@@ -102,7 +102,8 @@ pub struct ProbeCost {
     pub plain_work_s: f64,
     /// `work_s / plain_work_s`.
     pub ratio: f64,
-    /// Probe rows a screen (the first quarter of the replications) settled.
+    /// Probes that ran only their screen (the first quarter of the replications): it settled
+    /// every claim that asked.
     pub settled_by_screens: u64,
     /// Probes run with all their replications.
     pub full_probes: u64,

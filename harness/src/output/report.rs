@@ -250,7 +250,7 @@ fn run_facts(s: &Summary) -> Vec<(String, String)> {
 pub fn robustness_line(c: &crate::summary::ProbeCost) -> String {
     let mut line = format!(
         "robustness pass: {} replications, {}x the plain run's work ({} s of one core against \
-         {} s, by the rooms' estimates); screens settled {} probe rows, {} probes ran in full",
+         {} s, by the rooms' estimates); {} probes settled by their screens alone, {} ran in full",
         c.replications,
         fmt_num((c.ratio * 10.0).round() / 10.0),
         fmt_num(c.work_s),
