@@ -18,6 +18,7 @@ pub mod provenance;
 pub mod real;
 pub mod runner;
 pub mod scenario;
+pub mod screen;
 pub mod shard;
 pub mod summary;
 pub mod units;

@@ -4,11 +4,16 @@
 
 use std::collections::HashMap;
 
+use sims::simulation::PreparedParams;
+
 use crate::analysis::{self, Context};
 use crate::error::LabError;
 use crate::expectation::Expectation;
+use crate::runner::UnitResult;
+use crate::scenario::claims::Rule;
 use crate::scenario::values::{get_path, set_path};
 use crate::scenario::{ResolvedClaim, ScenarioPlan};
+use crate::screen::{plausible, screen_reps};
 use crate::summary::Scale;
 use crate::summary::{MetricEstimate, PointResult, RealResult, Verdict};
 
@@ -22,13 +27,36 @@ const BOUNDARY_CI_STEPS: u32 = 7;
 /// rougher flip points, at a fraction of the cost.
 const PREVIEW_DIVISOR: u32 = 4;
 
-/// Runs and remembers probes of one plan.
+/// A probed (point, parameter, value).
+type Key = (usize, String, u64);
+
+/// One probe: its parameters and the replications run so far (0, 1, ... in order).
+struct Probe {
+    prepared: PreparedParams,
+    units: Vec<UnitResult>,
+    /// One replication's estimated work, ms of one core.
+    weight_ms: f64,
+    /// `param = value at point` in words, for the budget's note.
+    label: String,
+}
+
+/// Runs and remembers probes of one plan, within a work budget.
 pub struct Prober<'a> {
     plan: &'a ScenarioPlan,
     real: Option<&'a RealResult>,
-    cache: HashMap<(usize, String, u64), PointResult>,
+    /// The points' own estimates (the noise a screen borrows).
+    base: &'a [PointResult],
+    probes: HashMap<Key, Probe>,
+    full: HashMap<Key, PointResult>,
+    /// Estimated work the robustness probes may take (ms of one core); requested boundaries
+    /// are never cut.
+    budget_ms: f64,
     /// Replications run by probes (for the progress line and the note).
     pub replications_run: u64,
+    /// Their estimated work, ms of one core.
+    pub work_ms: f64,
+    /// Probes the budget left out, in words, in the order they were wanted.
+    pub skipped: Vec<String>,
 }
 
 /// The middle of `a` and `b` on a scale (geometric on a log scale).
@@ -39,15 +67,53 @@ pub fn midpoint(a: f64, b: f64, scale: Scale) -> f64 {
     }
 }
 
+/// The rollup's verdict when the verdicts known so far decide it whatever the others are.
+fn decided(rule: Rule, vs: &[Option<Verdict>]) -> Option<Verdict> {
+    if let Some(all) = vs.iter().copied().collect::<Option<Vec<_>>>() {
+        return Some(rule.roll(&all));
+    }
+    match rule {
+        Rule::Single | Rule::Article => vs.first().copied().flatten(),
+        Rule::All => vs.contains(&Some(Verdict::Fails)).then_some(Verdict::Fails),
+        Rule::Any => vs.contains(&Some(Verdict::Holds)).then_some(Verdict::Holds),
+    }
+}
+
 impl<'a> Prober<'a> {
-    /// A prober for `plan`, judging real-kernel claims against `real`.
-    pub fn new(plan: &'a ScenarioPlan, real: Option<&'a RealResult>) -> Prober<'a> {
+    /// A prober for `plan`, judging real-kernel claims against `real`, screening with the
+    /// noise of the points' own estimates `base`, within `budget_ms` of estimated work.
+    pub fn new(
+        plan: &'a ScenarioPlan,
+        real: Option<&'a RealResult>,
+        base: &'a [PointResult],
+        budget_ms: f64,
+    ) -> Prober<'a> {
         Prober {
             plan,
             real,
-            cache: HashMap::new(),
+            base,
+            probes: HashMap::new(),
+            full: HashMap::new(),
+            budget_ms,
             replications_run: 0,
+            work_ms: 0.0,
+            skipped: Vec::new(),
         }
+    }
+
+    /// Probes that ran only their screen (the screen settled every claim that asked), and
+    /// probes run with all their replications.
+    pub fn counts(&self) -> (u64, u64) {
+        let mut out = (0, 0);
+        for (key, p) in &self.probes {
+            let n = self.plan.points[key.0].replications as usize;
+            match p.units.len() {
+                0 => {}
+                k if k < n => out.0 += 1,
+                _ => out.1 += 1,
+            }
+        }
+        out
     }
 
     /// Halvings to do: fewer in a preview.
@@ -64,18 +130,13 @@ impl<'a> Prober<'a> {
         get_path(self.plan.points[point].params(), param).is_some_and(|v| v.is_integer())
     }
 
-    /// The point's estimates with `param` set to `value`.
-    pub fn point_at(
-        &mut self,
-        point: usize,
-        param: &str,
-        value: f64,
-    ) -> Result<PointResult, LabError> {
+    /// The probe of `param` = `value` at `point`, prepared on first use.
+    fn entry(&mut self, point: usize, param: &str, value: f64) -> Result<Key, LabError> {
         let integral = self.integral(point, param);
         let value = if integral { value.round() } else { value };
         let key = (point, param.to_string(), value.to_bits());
-        if let Some(p) = self.cache.get(&key) {
-            return Ok(p.clone());
+        if self.probes.contains_key(&key) {
+            return Ok(key);
         }
         let planned = &self.plan.points[point];
         let mut table = planned.params().clone();
@@ -92,27 +153,139 @@ impl<'a> Prober<'a> {
                 planned.describe(&self.plan.points)
             ))
         })?;
-        let samples = crate::runner::run_variant(self.plan, point, &prepared)?;
-        self.replications_run += u64::from(planned.replications);
-        let result = PointResult {
-            index: point,
+        let weight_ms = self
+            .plan
+            .sim
+            .work(&prepared)
+            .map(|w| w.cpu_seconds() * 1000.0)
+            .filter(|ms| ms.is_finite())
+            .map_or(1000.0, |ms| ms.max(1.0));
+        let label = format!(
+            "{param} = {} at {}",
+            crate::format::fmt_num(value),
+            planned
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("point {point}"))
+        );
+        self.probes.insert(
+            key.clone(),
+            Probe {
+                prepared,
+                units: Vec::new(),
+                weight_ms,
+                label,
+            },
+        );
+        Ok(key)
+    }
+
+    /// Runs the probe's replications up to `to`; within the budget unless `exempt` (a
+    /// requested boundary). False when the budget cannot take them.
+    fn extend(&mut self, key: &Key, to: u32, exempt: bool) -> Result<bool, LabError> {
+        let probe = &self.probes[key];
+        let have = probe.units.len() as u32;
+        if have >= to {
+            return Ok(true);
+        }
+        let cost = f64::from(to - have) * probe.weight_ms;
+        if !exempt && self.work_ms + cost > self.budget_ms {
+            if !self.skipped.contains(&probe.label) {
+                self.skipped.push(probe.label.clone());
+            }
+            return Ok(false);
+        }
+        let units = crate::runner::run_variant(self.plan, key.0, &probe.prepared, have..to)?;
+        self.charge(to - have, probe.weight_ms);
+        self.probes.get_mut(key).expect("probe").units.extend(units);
+        Ok(true)
+    }
+
+    fn charge(&mut self, reps: u32, weight_ms: f64) {
+        self.replications_run += u64::from(reps);
+        self.work_ms += f64::from(reps) * weight_ms;
+    }
+
+    /// Screens every probe listed (`(point, param, value)`) at once, in parallel, as far as the
+    /// budget goes (in the order listed).
+    pub fn screen_all(&mut self, probes: &[(usize, String, f64)]) -> Result<(), LabError> {
+        let mut batch: Vec<(Key, u32, u32)> = Vec::new();
+        for (point, param, value) in probes {
+            let key = self.entry(*point, param, *value)?;
+            let n = self.plan.points[*point].replications;
+            let k = screen_reps(n);
+            let p = &self.probes[&key];
+            let have = p.units.len() as u32;
+            if k >= n || have >= k || batch.iter().any(|(b, _, _)| *b == key) {
+                continue;
+            }
+            let cost = f64::from(k - have) * p.weight_ms;
+            if self.work_ms + cost > self.budget_ms {
+                continue;
+            }
+            self.charge(k - have, p.weight_ms);
+            batch.push((key, have, k));
+        }
+        let runs: Vec<(usize, &PreparedParams, std::ops::Range<u32>)> = batch
+            .iter()
+            .map(|(key, have, k)| (key.0, &self.probes[key].prepared, *have..*k))
+            .collect();
+        let results = crate::runner::run_variants(self.plan, &runs)?;
+        for ((key, _, _), units) in batch.iter().zip(results) {
+            self.probes.get_mut(key).expect("probe").units.extend(units);
+        }
+        Ok(())
+    }
+
+    /// The estimates of the probe's first `reps` replications.
+    fn estimates_of(&self, key: &Key, reps: usize) -> PointResult {
+        let planned = &self.plan.points[key.0];
+        let units = &self.probes[key].units[..reps];
+        let samples = crate::runner::by_point_metric(units)
+            .remove(&key.0)
+            .unwrap_or_default();
+        PointResult {
+            index: key.0,
             label: planned.label.clone(),
             params: serde_json::Value::Null,
             metrics: analysis::estimates(&samples, |m| self.plan.sim.metric_def(m)),
-        };
-        self.cache.insert(key, result.clone());
-        Ok(result)
+        }
     }
 
-    /// The claim's verdict at one point with `param` at `value`.
-    pub fn row_at(
+    /// The probe's full estimates, within the budget unless `exempt`; `None` when cut.
+    fn full_at(&mut self, key: &Key, exempt: bool) -> Result<Option<PointResult>, LabError> {
+        if let Some(p) = self.full.get(key) {
+            return Ok(Some(p.clone()));
+        }
+        let n = self.plan.points[key.0].replications;
+        if !self.extend(key, n, exempt)? {
+            return Ok(None);
+        }
+        let result = self.estimates_of(key, n as usize);
+        self.full.insert(key.clone(), result.clone());
+        Ok(Some(result))
+    }
+
+    /// The point's estimates with `param` set to `value` (all its replications; not cut by
+    /// the budget).
+    pub fn point_at(
         &mut self,
-        claim: &ResolvedClaim,
         point: usize,
         param: &str,
         value: f64,
-    ) -> Result<(Verdict, Option<MetricEstimate>), LabError> {
-        let p = self.point_at(point, param, value)?;
+    ) -> Result<PointResult, LabError> {
+        let key = self.entry(point, param, value)?;
+        Ok(self
+            .full_at(&key, true)?
+            .expect("an exempt probe always runs"))
+    }
+
+    /// The claim's verdict and estimate on one point's estimates.
+    fn judge_on(
+        &self,
+        claim: &ResolvedClaim,
+        p: &PointResult,
+    ) -> (Verdict, Option<MetricEstimate>) {
         let def = claim
             .source
             .real_name()
@@ -124,26 +297,112 @@ impl<'a> Prober<'a> {
             bound: Some(claim.bound),
             preview: &[],
         };
-        let j = analysis::judge(&claim.expected, &claim.source, &p, self.real, &cx);
-        Ok((j.assessment.verdict, j.measured))
+        let j = analysis::judge(&claim.expected, &claim.source, p, self.real, &cx);
+        (j.assessment.verdict, j.measured)
     }
 
-    /// The claim's verdict of record with `param` at `value` at every point of record.
+    /// The claim's verdict at one point with `param` at `value` (all replications).
+    pub fn row_at(
+        &mut self,
+        claim: &ResolvedClaim,
+        point: usize,
+        param: &str,
+        value: f64,
+    ) -> Result<(Verdict, Option<MetricEstimate>), LabError> {
+        let p = self.point_at(point, param, value)?;
+        Ok(self.judge_on(claim, &p))
+    }
+
+    /// What the probe's screen says the full probe could give for the claim's metric.
+    fn plausible_at(
+        &mut self,
+        claim: &ResolvedClaim,
+        key: &Key,
+    ) -> Result<Option<crate::screen::Plausible>, LabError> {
+        let crate::expectation::MetricSource::Model(name) = &claim.source else {
+            return Ok(None);
+        };
+        let n = self.plan.points[key.0].replications;
+        let k = screen_reps(n);
+        if k >= n || !self.extend(key, k, false)? {
+            return Ok(None);
+        }
+        let units = &self.probes[key].units[..k as usize];
+        let samples = crate::runner::by_point_metric(units)
+            .remove(&key.0)
+            .unwrap_or_default();
+        let Some(s) = samples.get(name).filter(|s| s.values.len() == k as usize) else {
+            return Ok(None);
+        };
+        let base = self
+            .base
+            .iter()
+            .find(|p| p.index == key.0)
+            .and_then(|p| p.metrics.get(name));
+        Ok(plausible(self.plan.sim.metric_def(name), s, base, n))
+    }
+
+    /// The claim's verdict at a probe when its screen settles it (holds or fails for every
+    /// interval the full probe could plausibly give), or when the full probe already ran.
+    fn screened_row(
+        &mut self,
+        claim: &ResolvedClaim,
+        key: &Key,
+    ) -> Result<Option<Verdict>, LabError> {
+        if let Some(p) = self.full.get(key) {
+            return Ok(Some(self.judge_on(claim, p).0));
+        }
+        let Some(pl) = self.plausible_at(claim, key)? else {
+            return Ok(None);
+        };
+        let mut p = self.estimates_of(key, 0);
+        p.metrics.insert(claim.source.to_string(), pl.hull);
+        let v = self.judge_on(claim, &p).0;
+        Ok(matches!(v, Verdict::Holds | Verdict::Fails | Verdict::NotRun).then_some(v))
+    }
+
+    /// The claim's verdict of record with `param` at `value` at every point of record:
+    /// screens first (one settled row can decide an `all` or `any` rollup), the full
+    /// replications where a screen settles nothing. `None` when the budget cut a probe the
+    /// verdict needs.
     pub fn record_at(
         &mut self,
         claim: &ResolvedClaim,
         param: &str,
         value: f64,
-    ) -> Result<Verdict, LabError> {
-        let mut verdicts = Vec::new();
+    ) -> Result<Option<Verdict>, LabError> {
+        let list: Vec<(usize, String, f64)> = claim
+            .record
+            .iter()
+            .map(|&p| (p, param.to_string(), value))
+            .collect();
+        self.screen_all(&list)?;
+        let mut keys = Vec::new();
+        let mut vs = Vec::new();
         for &p in &claim.record {
-            verdicts.push(self.row_at(claim, p, param, value)?.0);
+            let key = self.entry(p, param, value)?;
+            vs.push(self.screened_row(claim, &key)?);
+            keys.push(key);
         }
-        Ok(claim.rule.roll(&verdicts))
+        if let Some(v) = decided(claim.rule, &vs) {
+            return Ok(Some(v));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            if vs[i].is_none() {
+                vs[i] = self
+                    .full_at(key, false)?
+                    .map(|p| self.judge_on(claim, &p).0);
+                if let Some(v) = decided(claim.rule, &vs) {
+                    return Ok(Some(v));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Between `base` (verdict `v`) and `end` (another verdict), where the verdict stops
-    /// being `v`: the bracket's middle after a few halvings.
+    /// being `v`: the bracket's middle after a few halvings, and whether the budget stopped
+    /// the halving early.
     pub fn flip_between(
         &mut self,
         claim: &ResolvedClaim,
@@ -151,7 +410,7 @@ impl<'a> Prober<'a> {
         (base, v): (f64, Verdict),
         end: f64,
         scale: Scale,
-    ) -> Result<f64, LabError> {
+    ) -> Result<(f64, bool), LabError> {
         let integral = claim.record.iter().any(|&p| self.integral(p, param));
         let (mut a, mut b) = (base, end);
         for _ in 0..self.steps(FLIP_STEPS) {
@@ -159,13 +418,13 @@ impl<'a> Prober<'a> {
                 break;
             }
             let m = midpoint(a, b, scale);
-            if self.record_at(claim, param, m)? == v {
-                a = m;
-            } else {
-                b = m;
+            match self.record_at(claim, param, m)? {
+                None => return Ok((midpoint(a, b, scale), true)),
+                Some(x) if x == v => a = m,
+                Some(_) => b = m,
             }
         }
-        Ok(midpoint(a, b, scale))
+        Ok((midpoint(a, b, scale), false))
     }
 
     /// Where `f(x) = 0` between `lo` and `hi` (`f` has opposite signs there), by halving.
@@ -221,10 +480,29 @@ impl<'a> Prober<'a> {
             return Ok(None);
         }
         let point = claim.record[0];
-        let mean = |p: &mut Self, x: f64| -> Result<Option<f64>, LabError> {
-            Ok(p.row_at(claim, point, param, x)?.1.map(|m| m.mean))
+        // The screens first: where neither end's mean can lie on the far side of the claimed
+        // range from the other's, there is no window, and no full probe is needed to say so.
+        let (k_lo, k_hi) = (self.entry(point, param, lo)?, self.entry(point, param, hi)?);
+        if !self.full.contains_key(&k_lo) || !self.full.contains_key(&k_hi) {
+            let ranges = (
+                self.plausible_at(claim, &k_lo)?,
+                self.plausible_at(claim, &k_hi)?,
+            );
+            if let (Some(a), Some(b)) = ranges {
+                let (a, b) = (a.mean, b.mean);
+                let may = |x: [f64; 2], y: [f64; 2]| x[0] < lo_e && y[1] > hi_e;
+                if !may(a, b) && !may(b, a) {
+                    return Ok(None);
+                }
+            }
+        }
+        let mean = |p: &mut Self, key: &Key| -> Result<Option<f64>, LabError> {
+            let Some(e) = p.full_at(key, false)? else {
+                return Ok(None);
+            };
+            Ok(p.judge_on(claim, &e).1.map(|m| m.mean))
         };
-        let (Some(a), Some(b)) = (mean(self, lo)?, mean(self, hi)?) else {
+        let (Some(a), Some(b)) = (mean(self, &k_lo)?, mean(self, &k_hi)?) else {
             return Ok(None);
         };
         let opposite = (a < lo_e && b > hi_e) || (a > hi_e && b < lo_e);

@@ -126,19 +126,43 @@ pub fn run_units(
     results.into_iter().collect()
 }
 
-/// Runs every replication of point `point` on other parameters (a robustness probe): the same
-/// random streams as the point's own replications, so the difference is the parameter's.
+/// Runs replications `reps` of point `point` on other parameters (a robustness probe): the
+/// same random streams as the point's own replications, so the difference is the parameter's.
+/// Results come back in replication order.
 pub fn run_variant(
     plan: &ScenarioPlan,
     point: usize,
     params: &PreparedParams,
-) -> Result<BTreeMap<String, Samples>, LabError> {
-    let results: Vec<Result<UnitResult, LabError>> = (0..plan.points[point].replications)
+    reps: std::ops::Range<u32>,
+) -> Result<Vec<UnitResult>, LabError> {
+    let results: Vec<Result<UnitResult, LabError>> = reps
         .into_par_iter()
         .map(|r| run_one(plan, point, params, r))
         .collect();
-    let results = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(by_point_metric(&results).remove(&point).unwrap_or_default())
+    results.into_iter().collect()
+}
+
+/// Runs several probes' replications at once (`(point, parameters, replications)` each), in
+/// parallel across all of them; each probe's results come back in replication order.
+pub fn run_variants(
+    plan: &ScenarioPlan,
+    probes: &[(usize, &PreparedParams, std::ops::Range<u32>)],
+) -> Result<Vec<Vec<UnitResult>>, LabError> {
+    let units: Vec<(usize, usize, u32)> = probes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (p, _, reps))| reps.clone().map(move |r| (i, *p, r)))
+        .collect();
+    let results: Vec<Result<(usize, UnitResult), LabError>> = units
+        .par_iter()
+        .map(|&(i, point, r)| Ok((i, run_one(plan, point, probes[i].1, r)?)))
+        .collect();
+    let mut out: Vec<Vec<UnitResult>> = vec![Vec::new(); probes.len()];
+    for r in results {
+        let (i, u) = r?;
+        out[i].push(u);
+    }
+    Ok(out)
 }
 
 /// One replication, checked: declared metrics only, finite values, the counts a proportion,

@@ -85,6 +85,34 @@ pub struct Provenance {
     /// Replications the robustness and boundary probes ran on top of the points' own.
     #[serde(default)]
     pub probe_replications: u64,
+    /// What the robustness pass cost against the plain run (absent when nothing was probed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustness: Option<ProbeCost>,
+}
+
+/// The robustness pass's cost: the probes' estimated work (the rooms' own estimates of a
+/// replication's work, ms of one core, as the progress bar counts it) against the plain run's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProbeCost {
+    /// Replications the probes ran (screens, full probes, bisection, boundaries).
+    pub replications: u64,
+    /// Their estimated work, seconds of one core.
+    pub work_s: f64,
+    /// The plain run's estimated work (every point's replications), seconds of one core.
+    pub plain_work_s: f64,
+    /// `work_s / plain_work_s`.
+    pub ratio: f64,
+    /// Probes that ran only their screen (the first quarter of the replications): it settled
+    /// every claim that asked.
+    pub settled_by_screens: u64,
+    /// Probes run with all their replications.
+    pub full_probes: u64,
+    /// The budget the pass ran within, as a multiple of the plain run's work.
+    pub budget_ratio: f64,
+    /// Probes the budget left out (`param = value at point`); the claims that needed them say
+    /// so in their reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// One sweep point: its parameters and its metrics across replications.

@@ -8,12 +8,20 @@ use crate::analysis::{self, Context};
 use crate::error::LabError;
 use crate::format::fmt_num;
 use crate::probe::Prober;
+use crate::runner;
 use crate::scenario::claims::Rule;
 use crate::scenario::file::ClaimKind;
 use crate::scenario::sources::{assumptions_of, source_of};
 use crate::scenario::{ResolvedClaim, ScenarioPlan};
+use crate::summary::ProbeCost;
 use crate::summary::{ClaimResult, Dependence, PointResult, RealResult, Verdict, VerdictRecord};
 use crate::summary::{Scale, SourceKind};
+
+/// The robustness pass's budget: this multiple of the plain run's estimated work (the rooms'
+/// own estimates, as the progress bar counts it). Requested boundaries are not cut.
+pub const BUDGET_RATIO: f64 = 3.0;
+/// The budget is never under 10 s of one core: a pass that small is never cut.
+const MIN_BUDGET_MS: f64 = 10_000.0;
 
 /// Every claim's rows and verdicts of record.
 pub struct Judged {
@@ -23,11 +31,27 @@ pub struct Judged {
     pub verdicts: Vec<VerdictRecord>,
     /// Replications the robustness and boundary probes ran.
     pub probe_replications: u64,
+    /// What they cost against the plain run (absent when nothing was probed).
+    pub robustness: Option<ProbeCost>,
+}
+
+/// A claim judged at the run's points, before its probes.
+struct Judging<'c> {
+    c: &'c ResolvedClaim,
+    order: Vec<usize>,
+    row_of: BTreeMap<usize, usize>,
+    base: Verdict,
+    reason: String,
+    probe_worthy: bool,
+    /// How far its points of record's estimates lie from the claim's threshold, in their
+    /// intervals' half-widths (the nearest first when the budget is short).
+    margin: f64,
 }
 
 /// Judges every claim of `plan` on the run's points, then checks each verdict of record
 /// across its assumed ranges and searches its boundary. `progress` names the claim being
-/// probed.
+/// probed. The probes go in order of need: every end of every range screened at once, then
+/// every end the screens leave open in full, then the flip points, within the budget.
 pub fn judge_all(
     plan: &ScenarioPlan,
     points: &[PointResult],
@@ -36,74 +60,65 @@ pub fn judge_all(
 ) -> Result<Judged, LabError> {
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();
-    let mut prober = Prober::new(plan, real);
+    let plain_ms = runner::units_weight(plan, &runner::all_units(plan)) as f64;
+    let budget_ms = (BUDGET_RATIO * plain_ms).max(MIN_BUDGET_MS);
+    let mut prober = Prober::new(plan, real, points, budget_ms);
+    let started = std::time::Instant::now();
+    let mut judging = Vec::new();
     for c in &plan.claims {
-        let def = match &c.source {
-            crate::expectation::MetricSource::Model(m) => plan.sim.metric_def(m),
-            crate::expectation::MetricSource::Real(_) => None,
-        };
-        // Rows: the points of record first, then the what-if rows.
-        let mut order: Vec<usize> = c.record.clone();
-        order.extend(c.points.iter().filter(|p| !c.record.contains(p)));
-        let mut row_of: BTreeMap<usize, usize> = BTreeMap::new();
-        for &pi in &order {
-            let Some(point) = points.iter().find(|p| p.index == pi) else {
-                continue; // another shard's point
-            };
-            let cx = Context {
-                def,
-                bound: Some(c.bound),
-                preview: &plan.points[pi].quick_changed,
-            };
-            let j = analysis::judge(&c.expected, &c.source, point, real, &cx);
-            row_of.insert(pi, rows.len());
-            rows.push(ClaimResult {
-                id: c.id.clone(),
-                text: c.text.clone(),
-                metric: c.source.to_string(),
-                point: pi,
-                expected: j.expected,
-                measured: j.measured,
-                verdict: j.assessment.verdict,
-                reason: j.assessment.reason,
-                note: c.note.clone(),
-                kind: c.kind.as_str().to_string(),
-                of_record: c.record.contains(&pi),
-            });
+        if let Some(j) = judge_rows(plan, c, points, real, &mut rows) {
+            judging.push(j);
         }
-        // A shard without every point of record leaves the verdict to the merge.
-        if !c.record.iter().all(|p| row_of.contains_key(p)) {
-            continue;
-        }
-        let record_rows: Vec<&ClaimResult> = c.record.iter().map(|p| &rows[row_of[p]]).collect();
-        let base = c
-            .rule
-            .roll(&record_rows.iter().map(|r| r.verdict).collect::<Vec<_>>());
-        let mut reason = match c.rule {
-            Rule::Single | Rule::Article => record_rows[0].reason.clone(),
-            Rule::All | Rule::Any => {
-                let t = analysis::tally(record_rows.iter().map(|r| r.verdict));
-                format!(
-                    "{} of {} points: {} hold, {} fail, {} inconclusive, {} not run",
-                    c.rule.as_str(),
-                    record_rows.len(),
-                    t[0],
-                    t[1],
-                    t[2],
-                    t[3]
-                )
+    }
+    // Every end of every claim's ranges: screened together, then settled in full where the
+    // screen cannot, before any bisection spends the budget.
+    // The claims nearest their thresholds first: when the budget is short, what it leaves
+    // out is the ends of claims far from flipping.
+    let mut probed: Vec<(&Judging<'_>, Ranged)> = judging
+        .iter()
+        .filter(|j| j.probe_worthy)
+        .map(|j| (j, ranged(plan, j.c)))
+        .collect();
+    probed.sort_by(|a, b| a.0.margin.total_cmp(&b.0.margin));
+    let ends: Vec<(usize, String, f64)> = probed
+        .iter()
+        .flat_map(|(j, r)| {
+            r.iter().flat_map(move |(param, (_, (lo, hi), _))| {
+                [*lo, *hi]
+                    .into_iter()
+                    .flat_map(move |end| j.c.record.iter().map(move |&p| (p, param.clone(), end)))
+            })
+        })
+        .collect();
+    if !ends.is_empty() {
+        progress("screening the assumptions' ends");
+        prober.screen_all(&ends)?;
+        for (j, r) in &probed {
+            progress(&format!("checking `{}` across its assumptions", j.c.id));
+            for (param, (_, (lo, hi), _)) in r {
+                prober.record_at(j.c, param, *lo)?;
+                prober.record_at(j.c, param, *hi)?;
             }
-        };
+        }
+    }
+    // Then the flip points, in the same order.
+    let mut found: BTreeMap<usize, (Vec<Dependence>, Vec<String>)> = BTreeMap::new();
+    for (j, _) in &probed {
+        progress(&format!("checking `{}` across its assumptions", j.c.id));
+        let at = judging
+            .iter()
+            .position(|x| std::ptr::eq(x.c, j.c))
+            .expect("judged");
+        found.insert(at, dependences(plan, j.c, j.base, &mut prober)?);
+    }
+    for (at, j) in judging.into_iter().enumerate() {
+        let c = j.c;
+        let (base, mut reason) = (j.base, j.reason);
         let mut verdict = base;
-        let probe_worthy = c.kind != ClaimKind::Measurement
-            && base != Verdict::NotRun
-            && c.record
-                .iter()
-                .all(|&p| plan.points[p].quick_changed.is_empty());
         let mut depends_on = Vec::new();
-        if probe_worthy {
-            progress(&format!("checking `{}` across its assumptions", c.id));
-            depends_on = dependences(plan, c, base, &mut prober)?;
+        if j.probe_worthy {
+            let (deps, unchecked) = found.remove(&at).expect("probed");
+            depends_on = deps;
             let flips: Vec<String> = depends_on
                 .iter()
                 .filter(|d| d.verdicts.iter().any(|&v| v != base) || d.window.is_some())
@@ -117,8 +132,14 @@ pub fn judge_all(
                     flips.join("; ")
                 );
             }
+            if !unchecked.is_empty() {
+                reason.push_str(&format!(
+                    "; cut by the robustness budget: {}",
+                    unchecked.join(", ")
+                ));
+            }
         }
-        let boundary = match (&c.boundary, probe_worthy) {
+        let boundary = match (&c.boundary, j.probe_worthy) {
             (Some(_), true) => {
                 progress(&format!("searching `{}`'s boundary", c.id));
                 Some(prober.boundary(c)?)
@@ -132,9 +153,10 @@ pub fn judge_all(
             metric: c.source.to_string(),
             verdict,
             rule: c.rule.as_str().to_string(),
-            rows: order
+            rows: j
+                .order
                 .iter()
-                .filter_map(|p| row_of.get(p).copied())
+                .filter_map(|p| j.row_of.get(p).copied())
                 .collect(),
             reason,
             note: c.note.clone(),
@@ -142,10 +164,136 @@ pub fn judge_all(
             boundary,
         });
     }
+    let robustness = (prober.replications_run > 0).then(|| {
+        let (settled, full) = prober.counts();
+        ProbeCost {
+            replications: prober.replications_run,
+            work_s: prober.work_ms / 1000.0,
+            plain_work_s: plain_ms / 1000.0,
+            ratio: if plain_ms > 0.0 {
+                prober.work_ms / plain_ms
+            } else {
+                0.0
+            },
+            settled_by_screens: settled,
+            full_probes: full,
+            budget_ratio: BUDGET_RATIO,
+            skipped: prober.skipped.clone(),
+        }
+    });
+    if std::env::var_os("CLAIMLAB_PROBE_TIMING").is_some() {
+        // A measuring aid, kept out of summary.json (which must not depend on the clock).
+        eprintln!(
+            "{}: robustness pass {:.1} s wall, {} replications, {:.1} s of one core estimated (plain run {:.1} s)",
+            plan.id,
+            started.elapsed().as_secs_f64(),
+            prober.replications_run,
+            prober.work_ms / 1000.0,
+            plain_ms / 1000.0
+        );
+    }
     Ok(Judged {
         claims: rows,
         verdicts,
         probe_replications: prober.replications_run,
+        robustness,
+    })
+}
+
+/// The claim's rows at the run's points (pushed onto `rows`), and its verdict of record at
+/// the scenario's values; `None` when this shard lacks one of its points of record (the merge
+/// judges it).
+fn judge_rows<'c>(
+    plan: &ScenarioPlan,
+    c: &'c ResolvedClaim,
+    points: &[PointResult],
+    real: Option<&RealResult>,
+    rows: &mut Vec<ClaimResult>,
+) -> Option<Judging<'c>> {
+    let def = match &c.source {
+        crate::expectation::MetricSource::Model(m) => plan.sim.metric_def(m),
+        crate::expectation::MetricSource::Real(_) => None,
+    };
+    // Rows: the points of record first, then the what-if rows.
+    let mut order: Vec<usize> = c.record.clone();
+    order.extend(c.points.iter().filter(|p| !c.record.contains(p)));
+    let mut row_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for &pi in &order {
+        let Some(point) = points.iter().find(|p| p.index == pi) else {
+            continue; // another shard's point
+        };
+        let cx = Context {
+            def,
+            bound: Some(c.bound),
+            preview: &plan.points[pi].quick_changed,
+        };
+        let j = analysis::judge(&c.expected, &c.source, point, real, &cx);
+        row_of.insert(pi, rows.len());
+        rows.push(ClaimResult {
+            id: c.id.clone(),
+            text: c.text.clone(),
+            metric: c.source.to_string(),
+            point: pi,
+            expected: j.expected,
+            measured: j.measured,
+            verdict: j.assessment.verdict,
+            reason: j.assessment.reason,
+            note: c.note.clone(),
+            kind: c.kind.as_str().to_string(),
+            of_record: c.record.contains(&pi),
+        });
+    }
+    // A shard without every point of record leaves the verdict to the merge.
+    if !c.record.iter().all(|p| row_of.contains_key(p)) {
+        return None;
+    }
+    let record_rows: Vec<&ClaimResult> = c.record.iter().map(|p| &rows[row_of[p]]).collect();
+    let base = c
+        .rule
+        .roll(&record_rows.iter().map(|r| r.verdict).collect::<Vec<_>>());
+    let reason = match c.rule {
+        Rule::Single | Rule::Article => record_rows[0].reason.clone(),
+        Rule::All | Rule::Any => {
+            let t = analysis::tally(record_rows.iter().map(|r| r.verdict));
+            format!(
+                "{} of {} points: {} hold, {} fail, {} inconclusive, {} not run",
+                c.rule.as_str(),
+                record_rows.len(),
+                t[0],
+                t[1],
+                t[2],
+                t[3]
+            )
+        }
+    };
+    let probe_worthy = c.kind != ClaimKind::Measurement
+        && base != Verdict::NotRun
+        && c.record
+            .iter()
+            .all(|&p| plan.points[p].quick_changed.is_empty());
+    let (lo, hi) = c.expected.range();
+    let margin = record_rows
+        .iter()
+        .map(|r| match &r.measured {
+            Some(m) => {
+                let half = (m.ci95[1] - m.ci95[0]).max(f64::MIN_POSITIVE) / 2.0;
+                [lo, hi]
+                    .into_iter()
+                    .filter(|t| t.is_finite())
+                    .map(|t| (m.mean - t).abs() / half)
+                    .fold(f64::INFINITY, f64::min)
+            }
+            None => 0.0,
+        })
+        .fold(f64::INFINITY, f64::min);
+    Some(Judging {
+        c,
+        order,
+        row_of,
+        base,
+        reason,
+        probe_worthy,
+        margin,
     })
 }
 
@@ -193,17 +341,14 @@ pub fn describe_flip(d: &Dependence) -> String {
     }
 }
 
-/// Every ranged assumption of the claim's points of record, moved to both ends; where the
-/// verdict of record changes, the flip point nearest the scenario's value.
-fn dependences(
-    plan: &ScenarioPlan,
-    c: &ResolvedClaim,
-    base: Verdict,
-    prober: &mut Prober<'_>,
-) -> Result<Vec<Dependence>, LabError> {
+/// A claim's ranged assumptions: parameter → (scenario value, range, scale).
+type Ranged = BTreeMap<String, (f64, (f64, f64), Scale)>;
+
+/// The ranged assumptions of the claim's points of record, each from the first point of
+/// record that ranges it.
+fn ranged(plan: &ScenarioPlan, c: &ResolvedClaim) -> Ranged {
     let skip: Vec<&str> = c.conditions.iter().map(String::as_str).collect();
-    // (param → (scenario value, range, scale)), from the first point of record that ranges it.
-    let mut ranged: BTreeMap<String, (f64, (f64, f64), Scale)> = BTreeMap::new();
+    let mut ranged = Ranged::new();
     for &p in &c.record {
         let point = &plan.points[p];
         for a in assumptions_of(point, plan.sim.horizon_params(), &skip) {
@@ -223,15 +368,38 @@ fn dependences(
                 .or_insert((value, (lo, hi), s.scale.unwrap_or_default()));
         }
     }
+    ranged
+}
+
+/// Every ranged assumption of the claim's points of record, moved to both ends; where the
+/// verdict of record changes, the flip point nearest the scenario's value. Also what the
+/// budget left unchecked, in words.
+fn dependences(
+    plan: &ScenarioPlan,
+    c: &ResolvedClaim,
+    base: Verdict,
+    prober: &mut Prober<'_>,
+) -> Result<(Vec<Dependence>, Vec<String>), LabError> {
     let mut out = Vec::new();
-    for (param, (value, (lo, hi), scale)) in ranged {
-        let at_lo = prober.record_at(c, &param, lo)?;
-        let at_hi = prober.record_at(c, &param, hi)?;
+    let mut unchecked = Vec::new();
+    for (param, (value, (lo, hi), scale)) in ranged(plan, c) {
+        let mut at = |end: f64, unchecked: &mut Vec<String>| -> Result<Verdict, LabError> {
+            Ok(prober.record_at(c, &param, end)?.unwrap_or_else(|| {
+                unchecked.push(format!("{param} at {} unchecked", fmt_num(end)));
+                base
+            }))
+        };
+        let at_lo = at(lo, &mut unchecked)?;
+        let at_hi = at(hi, &mut unchecked)?;
         let verdicts = [at_lo, base, at_hi];
         let mut flips = Vec::new();
         for (end, v) in [(lo, at_lo), (hi, at_hi)] {
             if v != base && end != value {
-                let f = prober.flip_between(c, &param, (value, base), end, scale)?;
+                let (f, rough) = prober.flip_between(c, &param, (value, base), end, scale)?;
+                let note = format!("{param}'s flip point rough");
+                if rough && !unchecked.contains(&note) {
+                    unchecked.push(note);
+                }
                 flips.push((f, end, v));
             }
         }
@@ -290,5 +458,5 @@ fn dependences(
             window_verdict: None,
         });
     }
-    Ok(out)
+    Ok((out, unchecked))
 }

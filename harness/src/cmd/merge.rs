@@ -247,6 +247,7 @@ fn merge_one(
         quick: plan.quick,
         overrides: plan.overrides.clone(),
         probe_replications: summary.provenance.probe_replications,
+        robustness: summary.provenance.robustness.clone(),
     };
     let header = Header {
         shard: None,

@@ -192,6 +192,7 @@ fn run_plans(
             quick: plan.quick,
             overrides: plan.overrides.clone(),
             probe_replications: summary.provenance.probe_replications,
+            robustness: summary.provenance.robustness.clone(),
         };
         let units = crate::units::jsonl(&header, &results)?;
         let dir = write_scenario_dir(out_root, plan, &summary, &rows, &units)?;
@@ -261,6 +262,7 @@ pub fn summarise(
             claims: Vec::new(),
             verdicts: Vec::new(),
             probe_replications: 0,
+            robustness: None,
         }
     } else {
         crate::verdicts::judge_all(plan, &points, real.as_ref(), progress)?
@@ -299,6 +301,7 @@ pub fn summarise(
             quick: plan.quick,
             overrides: plan.overrides.clone(),
             probe_replications: judged.probe_replications,
+            robustness: judged.robustness,
         },
         points,
         claims: judged.claims,

@@ -231,7 +231,9 @@ fn run_facts(s: &Summary) -> Vec<(String, String)> {
     if !p.overrides.is_empty() {
         meta.push(("overrides".into(), p.overrides.join(" ")));
     }
-    if p.probe_replications > 0 {
+    if let Some(c) = &p.robustness {
+        meta.push(("robustness probes".into(), robustness_line(c)));
+    } else if p.probe_replications > 0 {
         meta.push((
             "robustness probes".into(),
             format!(
@@ -241,6 +243,34 @@ fn run_facts(s: &Summary) -> Vec<(String, String)> {
         ));
     }
     meta
+}
+
+/// "robustness pass: 412 replications, 1.8x the plain run's work (...)", and what the
+/// budget left out.
+pub fn robustness_line(c: &crate::summary::ProbeCost) -> String {
+    let mut line = format!(
+        "robustness pass: {} replications, {}x the plain run's work ({} s of one core against \
+         {} s, by the rooms' estimates); {} probes settled by their screens alone, {} ran in full",
+        c.replications,
+        fmt_num((c.ratio * 10.0).round() / 10.0),
+        fmt_num(c.work_s),
+        fmt_num(c.plain_work_s),
+        c.settled_by_screens,
+        c.full_probes
+    );
+    if !c.skipped.is_empty() {
+        const SHOWN: usize = 8;
+        let mut names = c.skipped[..c.skipped.len().min(SHOWN)].join("; ");
+        if c.skipped.len() > SHOWN {
+            names.push_str(&format!("; and {} more", c.skipped.len() - SHOWN));
+        }
+        line.push_str(&format!(
+            "; the budget ({}x the plain run) left out {} probes: {names}",
+            fmt_num(c.budget_ratio),
+            c.skipped.len()
+        ));
+    }
+    line
 }
 
 /// One row per real kernel: whether it ran, and how long it took.

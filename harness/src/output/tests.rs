@@ -169,6 +169,7 @@ fn mm1_summary() -> Summary {
             quick: false,
             overrides: vec![],
             probe_replications: 0,
+            robustness: None,
         },
         points,
         claims,

@@ -13,6 +13,7 @@ mod history;
 mod index;
 mod merge;
 mod real;
+mod robustness;
 mod run;
 mod scenarios;
 mod slurm;
