@@ -119,6 +119,21 @@ pub struct RunArgs {
     /// claims whose verdict changed against it.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
+    /// The robustness pass's budget, as a multiple of the plain run's estimated work (default
+    /// 3). Where the budget runs out, a claim's reason names the ends it left unchecked;
+    /// `--robustness-budget inf` checks every end and flip point.
+    #[arg(long, value_name = "RATIO", value_parser = parse_budget)]
+    pub robustness_budget: Option<f64>,
+}
+
+/// A budget ratio: a number above zero, or `inf`.
+fn parse_budget(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "expected a multiple of the plain run's work above 0 (e.g. 3, 10, inf), got `{s}`"
+        )),
+    }
 }
 
 /// `lab merge`.

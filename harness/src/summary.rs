@@ -107,8 +107,9 @@ pub struct ProbeCost {
     pub settled_by_screens: u64,
     /// Probes run with all their replications.
     pub full_probes: u64,
-    /// The budget the pass ran within, as a multiple of the plain run's work.
-    pub budget_ratio: f64,
+    /// The budget the pass ran within, as a multiple of the plain run's work (null: none,
+    /// `--robustness-budget inf`).
+    pub budget_ratio: Option<f64>,
     /// Probes the budget left out (`param = value at point`); the claims that needed them say
     /// so in their reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

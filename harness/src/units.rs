@@ -48,6 +48,9 @@ pub struct Header {
     pub quick: bool,
     /// `--set` as given, in order.
     pub set: Vec<String>,
+    /// `--robustness-budget` as given (absent: the default), for `lab merge` to judge alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustness_budget: Option<f64>,
     /// SHA-256 of every point's parameters (after any kernel calibration).
     pub params_sha256: String,
     /// Every unit of the scenario.
@@ -78,6 +81,7 @@ impl Header {
             replications_flag: flags.1,
             quick: plan.quick,
             set: flags.2.to_vec(),
+            robustness_budget: plan.robustness_budget,
             params_sha256: params_sha256(plan),
             units_total: crate::runner::all_units(plan).len(),
             shard,

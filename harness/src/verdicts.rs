@@ -61,7 +61,8 @@ pub fn judge_all(
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();
     let plain_ms = runner::units_weight(plan, &runner::all_units(plan)) as f64;
-    let budget_ms = (BUDGET_RATIO * plain_ms).max(MIN_BUDGET_MS);
+    let budget_ratio = plan.robustness_budget.unwrap_or(BUDGET_RATIO);
+    let budget_ms = (budget_ratio * plain_ms).max(MIN_BUDGET_MS);
     let mut prober = Prober::new(plan, real, points, budget_ms);
     let started = std::time::Instant::now();
     let mut judging = Vec::new();
@@ -177,7 +178,7 @@ pub fn judge_all(
             },
             settled_by_screens: settled,
             full_probes: full,
-            budget_ratio: BUDGET_RATIO,
+            budget_ratio: budget_ratio.is_finite().then_some(budget_ratio),
             skipped: prober.skipped.clone(),
         }
     });

@@ -2,7 +2,7 @@
 //! type, driver, subgroup sizes and the limits the webgpu kernel's workgroups run into.
 
 use serde::Serialize;
-use sims::webgpu::real::{self, AdapterDesc};
+use sims::real::adapters::{self as real, AdapterDesc};
 
 /// What wgpu sees, or why it sees nothing.
 #[derive(Debug, Clone, Serialize)]
@@ -40,7 +40,7 @@ fn webgpu_built() -> bool {
     cfg!(feature = "gpu")
 }
 
-/// The section's lines, each without the `webgpu` column.
+/// The section's lines, each without the section's name column.
 pub fn lines(s: &WebgpuSection) -> Vec<String> {
     if s.adapters.is_empty() {
         return vec![s.note.clone()];

@@ -188,6 +188,7 @@ fn load_plan(part: &Part) -> Result<ScenarioPlan, LabError> {
         quick: h.quick,
         seed: h.seed_flag,
         replications: h.replications_flag,
+        robustness_budget: h.robustness_budget,
         overrides: h
             .set
             .iter()

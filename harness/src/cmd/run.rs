@@ -34,6 +34,7 @@ pub fn run(args: &RunArgs) -> Result<u8, LabError> {
         seed: args.seed,
         replications: args.replications,
         overrides,
+        robustness_budget: args.robustness_budget,
     };
     let mut plans = load_all(&args.paths, &opts)?;
     for w in plans.iter().flat_map(|p| &p.warnings) {

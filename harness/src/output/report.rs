@@ -266,7 +266,7 @@ pub fn robustness_line(c: &crate::summary::ProbeCost) -> String {
         }
         line.push_str(&format!(
             "; the budget ({}x the plain run) left out {} probes: {names}",
-            fmt_num(c.budget_ratio),
+            c.budget_ratio.map_or("no".to_string(), fmt_num),
             c.skipped.len()
         ));
     }

@@ -14,6 +14,9 @@ pub struct LoadOptions {
     pub replications: Option<u32>,
     /// `--set key=value`, in order.
     pub overrides: Vec<Override>,
+    /// `--robustness-budget`: the robustness pass's budget as a multiple of the plain run's
+    /// estimated work (default `verdicts::BUDGET_RATIO`).
+    pub robustness_budget: Option<f64>,
 }
 
 /// What a `--set` sets.

@@ -51,6 +51,8 @@ pub struct ScenarioPlan {
     pub common_random_numbers: bool,
     /// `--quick` was given.
     pub quick: bool,
+    /// `--robustness-budget` as given (none: the default budget).
+    pub robustness_budget: Option<f64>,
     /// The `--set` overrides as typed.
     pub overrides: Vec<String>,
     /// Every point, prepared.
@@ -335,6 +337,7 @@ pub fn load_bytes(
         replications,
         common_random_numbers: h.common_random_numbers,
         quick: opts.quick,
+        robustness_budget: opts.robustness_budget,
         overrides: opts.overrides.iter().map(|o| o.raw.clone()).collect(),
         points,
         claims,

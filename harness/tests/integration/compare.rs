@@ -141,3 +141,27 @@ fn runs_with_no_scenario_in_common_or_another_schema_are_refused() {
     let r = compare(t.path(), &a, &b, &[]).expect_code(1);
     assert!(r.stderr.contains("summary schema 99"), "{}", r.stderr);
 }
+
+#[test]
+fn a_run_whose_robustness_budget_cut_probes_is_not_compared_with_one_that_did_not() {
+    let t = tempdir();
+    let a = run(t.path(), "a", &[]);
+    // B: the same run, as if a tighter budget had left a probe out.
+    let b = run(t.path(), "b", &[]);
+    let f = b.join("mini").join("summary.json");
+    let mut s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    s["provenance"]["robustness"] = serde_json::json!({
+        "replications": 4, "work_s": 1.0, "plain_work_s": 1.0, "ratio": 1.0,
+        "settled_by_screens": 0, "full_probes": 1, "budget_ratio": 3.0,
+        "skipped": ["arrival_rate = 0.9 at point 0"]
+    });
+    std::fs::write(&f, serde_json::to_string_pretty(&s).unwrap()).unwrap();
+    let r = compare(t.path(), &a, &b, &[]).expect_code(1);
+    assert!(
+        r.stderr.contains("robustness budgets differ (A: none, 0 probes left out; B: 3x the plain run, 1 left out)"),
+        "{}",
+        r.stderr
+    );
+    compare(t.path(), &a, &b, &["--allow-different"]).expect_code(0);
+}

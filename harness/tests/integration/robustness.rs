@@ -88,3 +88,46 @@ fn an_end_near_the_threshold_runs_in_full_and_finds_the_dependence() {
     assert!(c["settled_by_screens"].as_u64().unwrap() >= 1, "{c}");
     assert!(c.get("skipped").is_none(), "{c}");
 }
+
+#[test]
+fn the_budget_is_a_flag_recorded_with_the_run() {
+    let t = tempdir();
+    let toml = mm1(
+        "[0.5, 0.8]",
+        "[[claims]]\nid = \"w\"\ntext = \"waits under 10 s\"\nmetric = \"wait_mean\"\nexpect = { lt = 10.0 }\n",
+    );
+    let f = write(t.path(), "s.toml", &toml);
+    let out = t.path().join("out");
+    let args = |b: &'static str| {
+        [
+            "run",
+            f.as_str(),
+            "--out",
+            out.to_str().unwrap(),
+            "--robustness-budget",
+            b,
+        ]
+    };
+    let r = lab(t.path(), &args("0")).expect_code(1);
+    assert!(
+        r.stderr.contains("--robustness-budget") && r.stderr.contains("above 0"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing written for a refused flag");
+    lab(t.path(), &args("inf")).expect_code(0);
+    let s = summary(&out.join("mm1"));
+    let c = &s["provenance"]["robustness"];
+    assert!(c["budget_ratio"].is_null(), "no budget: {c}");
+    // The journal keeps the flag for `lab merge`, and the run reads back (compare, report).
+    let units = std::fs::read_to_string(out.join("mm1").join("units.jsonl")).unwrap();
+    assert!(
+        units
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"robustness_budget\""),
+        "{units}"
+    );
+    lab(t.path(), &["report", out.to_str().unwrap()]).expect_code(0);
+}

@@ -5,6 +5,7 @@
 //! The types here carry no heavy dependency. Kernels that need one live behind a cargo feature
 //! (`postgres` for [`postgres`]) or in their own crate, and the harness decides which are built.
 
+pub mod adapters;
 pub mod llama;
 pub mod nvml;
 pub mod postgres;

@@ -22,7 +22,6 @@ mod metrics;
 pub mod model;
 mod params;
 pub mod real;
-mod real_extra;
 #[cfg(test)]
 mod tests;
 

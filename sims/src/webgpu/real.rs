@@ -2,19 +2,17 @@
 //! adapter found (lavapipe on a CPU-only box), each checked against a CPU reference on fresh
 //! random inputs, swept over workgroup shapes and mappings, and a 12-layer chain run as one
 //! command buffer with one readback, as a submit per layer, and as a submit + readback + upload
-//! per layer, and storage-only vs mapped intermediates (`real_extra.rs`). Without the `gpu`
+//! per layer, and storage-only vs mapped intermediates (`real/extra.rs`). Without the `gpu`
 //! build, or without an adapter, it reports `not_run` with why.
 
+pub use crate::real::adapters::{AdapterDesc, adapter_lines, adapters};
 use serde::{Deserialize, Serialize};
-pub use webgpu_kernel::AdapterDesc;
 use webgpu_kernel::{Mapping, Options, Report};
 
 use crate::params::{self, ParamsError};
 use crate::real::{Kernel, KernelContext, KernelReport, RealSeries};
 
-/// How to rebuild `lab` with the kernel on.
-pub const NOT_BUILT: &str = "lab was built without the `gpu` feature \
-     (cargo build --release -p harness --features gpu; it compiles wgpu, about 2-5 minutes)";
+mod extra;
 
 /// The `[real]` table of the webgpu scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,26 +120,6 @@ impl RealParams {
 /// The registered kernel.
 #[derive(Debug, Clone, Copy)]
 pub struct WebgpuInt4;
-
-/// Why no adapter is listed when wgpu finds none.
-pub const NO_ADAPTER: &str = "no wgpu adapter (no Vulkan driver: apt-get install \
-     mesa-vulkan-drivers gives lavapipe; a GPU needs its vendor's Vulkan ICD)";
-
-/// The adapters wgpu finds, or why there are none ([`NOT_BUILT`] without the `gpu` feature,
-/// [`NO_ADAPTER`] when it finds none).
-pub fn adapters() -> Result<Vec<webgpu_kernel::AdapterDesc>, String> {
-    match webgpu_kernel::adapters() {
-        Err(webgpu_kernel::KernelError::NotBuilt) => Err(NOT_BUILT.into()),
-        Err(e) => Err(e.to_string()),
-        Ok(v) if v.is_empty() => Err(NO_ADAPTER.into()),
-        Ok(v) => Ok(v),
-    }
-}
-
-/// The adapters as one line each, or why there are none.
-pub fn adapter_lines() -> Result<Vec<String>, String> {
-    adapters().map(|v| v.iter().map(|a| a.line()).collect())
-}
 
 impl Kernel for WebgpuInt4 {
     fn name(&self) -> &'static str {
@@ -317,7 +295,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
             }
         }
     }
-    super::real_extra::subgroups(r, &mut k);
+    extra::subgroups(r, &mut k);
     if let Some(best) = r
         .sweep
         .iter()
@@ -377,7 +355,7 @@ pub(crate) fn report(p: &RealParams, r: &Report) -> KernelReport {
     }
     k.series.extend(series);
     chains(p, r, &mut k);
-    super::real_extra::intermediates(p, r, &mut k);
+    extra::intermediates(p, r, &mut k);
     k.calibration.insert(
         "wave_width".into(),
         toml::Value::Integer(i64::from(a.subgroup_sizes.0.max(1))),

@@ -351,6 +351,24 @@ pub fn settings_differences(a: &Summary, b: &Summary) -> Vec<String> {
         let names: Vec<String> = params.into_iter().collect();
         out.push(format!("{id}: parameters differ: {}", names.join(", ")));
     }
+    // A budget that left probes out can keep a verdict its assumptions would flip: a budget
+    // only matters where it cut.
+    let cut = |p: &crate::summary::Provenance| p.robustness.as_ref().map_or(0, |r| r.skipped.len());
+    let budget =
+        |p: &crate::summary::Provenance| match p.robustness.as_ref().map(|r| r.budget_ratio) {
+            Some(Some(r)) => format!("{}x the plain run", fmt_num(r)),
+            Some(None) | None => "none".to_string(),
+        };
+    if (cut(pa) > 0 || cut(pb) > 0) && budget(pa) != budget(pb) {
+        out.push(format!(
+            "{id}: robustness budgets differ (A: {}, {} probes left out; B: {}, {} left out): \
+             a verdict may be `depends` in one and not the other",
+            budget(pa),
+            cut(pa),
+            budget(pb),
+            cut(pb)
+        ));
+    }
     out
 }
 

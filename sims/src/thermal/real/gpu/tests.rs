@@ -25,6 +25,9 @@ fn adapter(name: &str, device_type: &str) -> AdapterDesc {
         subgroups: true,
         max_invocations_per_workgroup: 1024,
         max_workgroup_size_x: 1024,
+        max_workgroup_size_y: 1024,
+        max_workgroup_size_z: 64,
+        max_workgroup_storage_bytes: 32 << 10,
         max_workgroups_per_dimension: 65_535,
         max_storage_binding_bytes: 1 << 30,
     }

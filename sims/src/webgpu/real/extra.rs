@@ -3,7 +3,7 @@
 
 use webgpu_kernel::Report;
 
-use super::real::{RealParams, mean, short};
+use super::{RealParams, mean, short};
 use crate::real::{KernelReport, RealSeries};
 
 /// Subgroup sizes, the subgroup-sized shapes, and the `subgroupAdd` matvec against the
