@@ -96,9 +96,11 @@ pub fn fmt_interval(lo: f64, hi: f64, unit: &str) -> String {
             .trim_end()
             .to_string()
     };
-    // Four significant digits, more when that would print two different ends alike.
+    // Four significant digits, more when that would print two different ends alike; ends
+    // apart by rounding error alone (a deterministic metric's interval) print alike.
+    let alike = (hi - lo).abs() <= 1e-6 * lo.abs().max(hi.abs());
     let digits = (4..=9)
-        .find(|&d| lo == hi || end(lo, d) != end(hi, d))
+        .find(|&d| alike || end(lo, d) != end(hi, d))
         .unwrap_or(9);
     // The unit word the ends leave out (`traces/day`, `/month`), once after the bracket.
     let word = s.show("1");
@@ -360,6 +362,11 @@ mod tests {
         assert_eq!(fmt_interval(f64::NEG_INFINITY, 0.1, "fraction"), "≤ 10 %");
         assert_eq!(fmt_interval(2.0, f64::INFINITY, "s"), "≥ 2 s");
         assert_eq!(fmt_interval(1.0, 2.0, ""), "[1, 2]");
+        // A deterministic metric's interval, its ends apart by rounding only.
+        assert_eq!(
+            fmt_interval(10.678148512, 10.678148519, "tok/s"),
+            "[10.68, 10.68] tok/s"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::summary::{Scale, SourceKind};
 /// The robustness pass's budget: this multiple of the plain run's estimated work (the rooms'
 /// own estimates, as the progress bar counts it). Requested boundaries are not cut.
 pub const BUDGET_RATIO: f64 = 3.0;
-/// The budget is never under 10 s of one core: a pass that small is never cut.
+/// The default budget is never under 10 s of one core: a pass that small is never cut.
 const MIN_BUDGET_MS: f64 = 10_000.0;
 
 /// Every claim's rows and verdicts of record.
@@ -61,8 +61,11 @@ pub fn judge_all(
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();
     let plain_ms = runner::units_weight(plan, &runner::all_units(plan)) as f64;
-    let budget_ratio = plan.robustness_budget.unwrap_or(BUDGET_RATIO);
-    let budget_ms = (budget_ratio * plain_ms).max(MIN_BUDGET_MS);
+    // The default budget has a floor; a budget asked for on the command line is kept as given.
+    let (budget_ratio, budget_ms) = match plan.robustness_budget {
+        Some(r) => (r, r * plain_ms),
+        None => (BUDGET_RATIO, (BUDGET_RATIO * plain_ms).max(MIN_BUDGET_MS)),
+    };
     let mut prober = Prober::new(plan, real, points, budget_ms);
     let started = std::time::Instant::now();
     let mut judging = Vec::new();
@@ -122,7 +125,12 @@ pub fn judge_all(
             depends_on = deps;
             let flips: Vec<String> = depends_on
                 .iter()
-                .filter(|d| d.verdicts.iter().any(|&v| v != base) || d.window.is_some())
+                .filter(|d| {
+                    d.verdicts
+                        .iter()
+                        .any(|&v| v != base && v != Verdict::NotRun)
+                        || d.window.is_some()
+                })
                 .map(describe_flip)
                 .collect();
             if !flips.is_empty() {
@@ -165,7 +173,7 @@ pub fn judge_all(
             boundary,
         });
     }
-    let robustness = (prober.replications_run > 0).then(|| {
+    let robustness = (prober.replications_run > 0 || !prober.skipped.is_empty()).then(|| {
         let (settled, full) = prober.counts();
         ProbeCost {
             replications: prober.replications_run,
@@ -384,10 +392,11 @@ fn dependences(
     let mut out = Vec::new();
     let mut unchecked = Vec::new();
     for (param, (value, (lo, hi), scale)) in ranged(plan, c) {
+        // An end the budget left out is recorded as `not_run`: never a flip, never "stable".
         let mut at = |end: f64, unchecked: &mut Vec<String>| -> Result<Verdict, LabError> {
             Ok(prober.record_at(c, &param, end)?.unwrap_or_else(|| {
                 unchecked.push(format!("{param} at {} unchecked", fmt_num(end)));
-                base
+                Verdict::NotRun
             }))
         };
         let at_lo = at(lo, &mut unchecked)?;
@@ -395,7 +404,7 @@ fn dependences(
         let verdicts = [at_lo, base, at_hi];
         let mut flips = Vec::new();
         for (end, v) in [(lo, at_lo), (hi, at_hi)] {
-            if v != base && end != value {
+            if v != base && v != Verdict::NotRun && end != value {
                 let (f, rough) = prober.flip_between(c, &param, (value, base), end, scale)?;
                 let note = format!("{param}'s flip point rough");
                 if rough && !unchecked.contains(&note) {
@@ -411,7 +420,7 @@ fn dependences(
         // two-sided claim ("about X") holds.
         let window = match flips[..] {
             [(f1, _, v1), (f2, _, v2)] if v1 == v2 => Some(([f1.min(f2), f1.max(f2)], base)),
-            [] => prober
+            [] if !verdicts.contains(&Verdict::NotRun) => prober
                 .window(c, &param, (lo, hi), scale)?
                 .filter(|(_, mid)| *mid != base),
             _ => None,

@@ -464,7 +464,8 @@ fn print_verdicts(s: &Summary, dir: &Path) {
             ),
             cut(&text, room)
         );
-        if matches!(v.verdict, Verdict::Depends | Verdict::Fails) {
+        let unchecked = !crate::output::unchecked_assumptions(v).is_empty();
+        if matches!(v.verdict, Verdict::Depends | Verdict::Fails) || unchecked {
             let flip = crate::output::flip_condition(v);
             let flips: Vec<&str> = flip
                 .split("; ")

@@ -24,20 +24,37 @@ pub(crate) fn claim_anchor(id: &str) -> String {
     format!("claim-{}", super::slug(id))
 }
 
-/// The claims a decision turns on (those that fail or depend), each with its one-line why.
+/// The claims a decision turns on (those that fail or depend, then those whose assumptions
+/// the robustness budget left partly unchecked), each with its one-line why.
 pub(crate) fn turning(records: &[&VerdictRecord]) -> Vec<Link> {
+    let rank = |v: &VerdictRecord| match v.verdict {
+        Verdict::Fails => 0,
+        Verdict::Depends => 1,
+        _ => 2,
+    };
     let mut out: Vec<&&VerdictRecord> = records
         .iter()
-        .filter(|v| matches!(v.verdict, Verdict::Fails | Verdict::Depends))
+        .filter(|v| rank(v) < 2 || !unchecked_assumptions(v).is_empty())
         .collect();
-    // Failures first, then what depends on an assumption.
-    out.sort_by_key(|v| v.verdict != Verdict::Fails);
+    out.sort_by_key(|v| rank(v));
     out.into_iter()
-        .map(|v| Link {
-            anchor: claim_anchor(&v.id),
-            text: v.id.clone(),
-            verdict: Some(v.verdict.as_str().to_string()),
-            after: format!("— {}", one_line(&v.reason)),
+        .map(|v| {
+            let unchecked = unchecked_assumptions(v);
+            let after = if rank(v) < 2 || unchecked.is_empty() {
+                format!("— {}", one_line(&v.reason))
+            } else {
+                format!(
+                    "— at the scenario's values; the robustness budget left {} of its \
+                     assumptions unchecked",
+                    unchecked.len()
+                )
+            };
+            Link {
+                anchor: claim_anchor(&v.id),
+                text: v.id.clone(),
+                verdict: Some(v.verdict.as_str().to_string()),
+                after,
+            }
         })
         .collect()
 }
@@ -130,6 +147,17 @@ fn entry(s: &Summary, v: &VerdictRecord) -> ClaimEntry {
     if !v.note.is_empty() {
         details.push(("mechanism".into(), v.note.clone()));
     }
+    let stable = stable_assumptions(v);
+    if stable.len() > STABLE_NAMED {
+        details.push(("stable alone across their ranges".into(), stable.join(", ")));
+    }
+    let unchecked = unchecked_assumptions(v);
+    if unchecked.len() > STABLE_NAMED {
+        details.push((
+            "left unchecked by the robustness budget".into(),
+            unchecked.join(", "),
+        ));
+    }
     details.push((
         "judged".into(),
         format!(
@@ -184,4 +212,27 @@ pub(crate) fn claim_point(s: &Summary, c: &ClaimResult) -> String {
     } else {
         super::point_label(s, c.point)
     }
+}
+
+/// Stable assumptions named in the flip condition itself; more are counted there and named
+/// in the claim's details.
+pub const STABLE_NAMED: usize = 4;
+
+/// The ranged assumptions that, moved alone across their range, leave the verdict as it is.
+pub fn stable_assumptions(v: &VerdictRecord) -> Vec<&str> {
+    v.depends_on
+        .iter()
+        .filter(|d| d.flips_at.is_none() && !d.verdicts.contains(&Verdict::NotRun))
+        .map(|d| d.param.as_str())
+        .collect()
+}
+
+/// The ranged assumptions with an end the robustness budget left unchecked (and no flip
+/// found at the other): whether they would flip the verdict is not known.
+pub fn unchecked_assumptions(v: &VerdictRecord) -> Vec<&str> {
+    v.depends_on
+        .iter()
+        .filter(|d| d.flips_at.is_none() && d.verdicts.contains(&Verdict::NotRun))
+        .map(|d| d.param.as_str())
+        .collect()
 }

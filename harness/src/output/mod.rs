@@ -21,6 +21,7 @@ use crate::summary::{ResultRow, Summary};
 
 pub use chart::render_chart;
 pub use csv::read_rows_csv;
+pub use decision::unchecked_assumptions;
 pub use doc::{Block, ClaimEntry, ClaimGroup, Document, GroupedTable, Link, Table};
 pub use html::{escape_html, to_html};
 pub use markdown::to_markdown;

@@ -44,7 +44,16 @@ pub(crate) fn build(s: &Summary, charts: &[ChartRef]) -> Document {
         if turning.is_empty() {
             d.paragraph("No claim fails or depends on an assumption.");
         } else {
-            d.paragraph("The claims that fail or depend on an assumption:");
+            let cut = s
+                .verdicts
+                .iter()
+                .any(|v| !decision::unchecked_assumptions(v).is_empty());
+            d.paragraph(if cut {
+                "The claims that fail or depend on an assumption, then those whose assumptions \
+                 the robustness budget left partly unchecked:"
+            } else {
+                "The claims that fail or depend on an assumption:"
+            });
             d.push(Block::Links(turning));
         }
     }
@@ -161,13 +170,27 @@ pub fn flip_condition(v: &VerdictRecord) -> String {
         .filter(|d| d.flips_at.is_some())
         .map(crate::verdicts::describe_flip)
         .collect();
-    let stable: Vec<&str> = v
-        .depends_on
-        .iter()
-        .filter(|d| d.flips_at.is_none())
-        .map(|d| d.param.as_str())
-        .collect();
-    if !stable.is_empty() {
+    let unchecked = decision::unchecked_assumptions(v);
+    if !unchecked.is_empty() {
+        // Said before "stable": not knowing is what a reader must see first.
+        let names = if unchecked.len() > decision::STABLE_NAMED {
+            format!("{} assumptions (named in the details)", unchecked.len())
+        } else {
+            unchecked.join(", ")
+        };
+        parts.push(format!(
+            "unchecked (the robustness budget ran out): {names}; --robustness-budget inf checks them"
+        ));
+    }
+    let stable = decision::stable_assumptions(v);
+    if stable.len() > decision::STABLE_NAMED {
+        // A compact row: the names go to the claim's details.
+        parts.push(format!(
+            "each alone: stable across the ranges of {} {}assumptions (named in the details)",
+            stable.len(),
+            if parts.is_empty() { "" } else { "other " }
+        ));
+    } else if !stable.is_empty() {
         parts.push(format!(
             "each alone: stable across the range of {}",
             stable.join(", ")

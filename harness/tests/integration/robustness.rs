@@ -131,3 +131,57 @@ fn the_budget_is_a_flag_recorded_with_the_run() {
     );
     lab(t.path(), &["report", out.to_str().unwrap()]).expect_code(0);
 }
+
+#[test]
+fn ends_a_tight_budget_leaves_out_are_unchecked_never_stable() {
+    // W_q(0.82) = 4.56 s sits near 4.5 s: with a budget of a hundredth of the plain run, the
+    // ends are not all run, and the claim must say so instead of calling them stable.
+    let t = tempdir();
+    let toml = mm1(
+        "[0.3, 0.82]",
+        "[[claims]]\nid = \"w\"\ntext = \"waits under 4.5 s\"\nmetric = \"wait_mean\"\nexpect = { lt = 4.5 }\n",
+    );
+    let f = write(t.path(), "s.toml", &toml);
+    let out = t.path().join("out");
+    let r = lab(
+        t.path(),
+        &[
+            "run",
+            f.as_str(),
+            "--out",
+            out.to_str().unwrap(),
+            "--robustness-budget",
+            "0.01",
+        ],
+    )
+    .expect_code(0);
+    let s = summary(&out.join("mm1"));
+    let v = &s["verdicts"][0];
+    let d = &v["depends_on"][0];
+    assert!(
+        d["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "not_run"),
+        "an unchecked end is not_run: {d}"
+    );
+    assert_ne!(v["verdict"], "depends", "no flip was seen: {v}");
+    assert!(v["reason"].as_str().unwrap().contains("unchecked"), "{v}");
+    let c = &s["provenance"]["robustness"];
+    assert_eq!(c["budget_ratio"], 0.01, "{c}");
+    assert!(!c["skipped"].as_array().unwrap().is_empty(), "{c}");
+    let report = std::fs::read_to_string(out.join("mm1").join("report.md")).unwrap();
+    assert!(
+        report.contains("unchecked (the robustness budget ran out): arrival_rate")
+            && !report.contains("stable across the range of arrival_rate"),
+        "{report}"
+    );
+    // The terminal line says so beneath the verdict.
+    assert!(
+        r.stdout
+            .contains("unchecked (the robustness budget ran out)"),
+        "{}",
+        r.stdout
+    );
+}
