@@ -174,7 +174,7 @@ pub fn flip_condition(v: &VerdictRecord) -> String {
     if !unchecked.is_empty() {
         // Said before "stable": not knowing is what a reader must see first.
         let names = if unchecked.len() > decision::STABLE_NAMED {
-            format!("{} assumptions (named in the details)", unchecked.len())
+            format!("{} assumptions (named in the report's details)", unchecked.len())
         } else {
             unchecked.join(", ")
         };
@@ -186,7 +186,7 @@ pub fn flip_condition(v: &VerdictRecord) -> String {
     if stable.len() > decision::STABLE_NAMED {
         // A compact row: the names go to the claim's details.
         parts.push(format!(
-            "each alone: stable across the ranges of {} {}assumptions (named in the details)",
+            "each alone: stable across the ranges of {} {}assumptions (named in the report's details)",
             stable.len(),
             if parts.is_empty() { "" } else { "other " }
         ));
