@@ -174,7 +174,10 @@ pub fn flip_condition(v: &VerdictRecord) -> String {
     if !unchecked.is_empty() {
         // Said before "stable": not knowing is what a reader must see first.
         let names = if unchecked.len() > decision::STABLE_NAMED {
-            format!("{} assumptions (named in the report's details)", unchecked.len())
+            format!(
+                "{} assumptions (named in the report's details)",
+                unchecked.len()
+            )
         } else {
             unchecked.join(", ")
         };

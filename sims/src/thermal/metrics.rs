@@ -28,7 +28,7 @@ pub(super) const METRICS: &[MetricDef] = &[
     MetricDef::new("junction_temp_max_c", "degC", "highest junction temperature", Better::Lower),
     MetricDef::new("skin_temp_at_30min_c", "degC", "skin temperature at the end of the run", Better::Lower),
     MetricDef::new("severity_max", "level", "highest HAL severity reached (0 NONE .. 6 SHUTDOWN)", Better::Lower).bounded(0.0, 6.0),
-    MetricDef::new("headroom_max", "", "largest value getThermalHeadroom returned in the run (1.0 = SEVERE; NaN-free samples)", Better::Neither).non_negative(),
+    MetricDef::new("headroom_max", "× SEVERE", "largest value getThermalHeadroom returned in the run (1.0 = SEVERE; NaN-free samples)", Better::Neither).non_negative(),
     MetricDef::new("max_threads_time_fraction", "fraction", "share of the run at the policy's top thread count (4)", Better::Neither).fraction(),
     MetricDef::new("threads_mean", "threads", "time-averaged decode threads", Better::Neither).non_negative(),
     MetricDef::new("energy_per_token_j", "J", "phone energy per decoded token over the run", Better::Lower).non_negative(),
