@@ -411,7 +411,10 @@ fn real_estimate(real: Option<&RealResult>, name: &str) -> Result<MetricEstimate
         return Err(format!("real kernel {} not run: {}", r.kernel, r.reason));
     }
     let Some(&v) = r.metrics.get(name) else {
-        return Err(format!("real kernel {} did not measure `{name}`", r.kernel));
+        return Err(match r.unmeasured.get(name) {
+            Some(why) => format!("real kernel {} did not measure `{name}`: {why}", r.kernel),
+            None => format!("real kernel {} did not measure `{name}`", r.kernel),
+        });
     };
     let n = r.n.get(name).copied().unwrap_or(1);
     let ci95 = r.ci95.get(name).copied().unwrap_or([v, v]);

@@ -223,6 +223,7 @@ fn to_result(name: &str, r: &KernelReport, calibrated: Vec<usize>, wall_s: f64) 
         calibrated_points: calibrated,
         findings: r.findings.clone(),
         environment: r.environment.clone(),
+        unmeasured: r.unmeasured.clone(),
         series: r
             .series
             .iter()

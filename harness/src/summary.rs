@@ -399,6 +399,9 @@ pub struct RealResult {
     /// Where it ran: server version, threads, model files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Metrics the kernel could not measure in this run, by name: why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmeasured: BTreeMap<String, String>,
     /// Measured curves, drawn as charts in the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<RealSeriesJson>,

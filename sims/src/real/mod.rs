@@ -110,6 +110,9 @@ pub struct KernelReport {
     pub series: Vec<RealSeries>,
     /// Where it ran (server version, CPU threads, model files).
     pub environment: BTreeMap<String, String>,
+    /// Metrics this run could not measure, by name: why (another variant of the kernel
+    /// measures them, or a sensor is missing). A claim on one says so instead of "not measured".
+    pub unmeasured: BTreeMap<String, String>,
 }
 
 impl KernelReport {

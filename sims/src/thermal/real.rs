@@ -364,7 +364,19 @@ impl Kernel for ThermalSustained {
         };
         let p = if ctx.quick { p.quick() } else { p };
         match p.device {
-            Device::Cpu => measure(&p, ctx),
+            Device::Cpu => {
+                let mut r = measure(&p, ctx);
+                for name in gpu::GPU_ONLY_METRICS {
+                    r.unmeasured.insert(
+                        name.to_string(),
+                        "the CPU variant ran (`device = \"cpu\"`); the GPU variant measures it \
+                         on an NVIDIA GPU (`device = \"gpu\"`, lab built with `gpu`: just \
+                         thermal-gpu)"
+                            .into(),
+                    );
+                }
+                r
+            }
             Device::Gpu => gpu::measure(&p, ctx),
         }
     }

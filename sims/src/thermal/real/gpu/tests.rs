@@ -163,6 +163,16 @@ fn the_report_names_gpu_metrics_and_the_cpu_names_the_claims_use() {
         assert_eq!(r.metrics[name].n, 3, "{name}");
     }
     assert_eq!(r.metrics["gpu_power_w_mean"].value, 690.0);
+    // The list the CPU variant's report gives reasons for is the GPU's own names.
+    let gpu_names: Vec<&str> = r
+        .metrics
+        .keys()
+        .map(String::as_str)
+        .filter(|n| n.starts_with("gpu_"))
+        .collect();
+    let mut listed = super::GPU_ONLY_METRICS.to_vec();
+    listed.sort();
+    assert_eq!(gpu_names, listed);
     assert!(
         r.findings[0].contains("sw_power_cap, sw_thermal_slowdown"),
         "{:?}",
