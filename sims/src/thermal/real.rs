@@ -382,6 +382,23 @@ impl Kernel for ThermalSustained {
     }
 }
 
+/// A measured curve over the trial's time axis, when it has a line to draw.
+fn over_trial(
+    id: &str,
+    title: impl Into<String>,
+    y_label: impl Into<String>,
+    lines: Vec<(String, Vec<(f64, f64)>)>,
+) -> Option<RealSeries> {
+    (!lines.is_empty()).then(|| RealSeries {
+        id: id.into(),
+        title: title.into(),
+        x_label: "time into the trial [s]".into(),
+        y_label: y_label.into(),
+        lines,
+        log_y: false,
+    })
+}
+
 fn measure(p: &RealParams, ctx: &KernelContext) -> KernelReport {
     let sensors = sensors();
     let mut r = KernelReport::default();
@@ -487,14 +504,12 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> KernelReport {
             decay.len()
         ));
     }
-    r.series.push(RealSeries {
-        id: "real-throughput".into(),
-        title: "Sustained CPU workload: throughput over time (this machine)".into(),
-        x_label: "time into the trial [s]".into(),
-        y_label: format!("256x256 matvecs per second ({} thread)", p.threads),
+    r.series.extend(over_trial(
+        "real-throughput",
+        "Sustained CPU workload: throughput over time (this machine)",
+        format!("256x256 matvecs per second ({} thread)", p.threads),
         lines,
-        log_y: false,
-    });
+    ));
     for (temperature, id, title, y) in [
         (
             true,
@@ -514,16 +529,7 @@ fn measure(p: &RealParams, ctx: &KernelContext) -> KernelReport {
             .filter(|l| l.0 == temperature)
             .map(|l| (l.1.clone(), l.2.clone()))
             .collect();
-        if !lines.is_empty() {
-            r.series.push(RealSeries {
-                id: id.into(),
-                title: title.into(),
-                x_label: "time into the trial [s]".into(),
-                y_label: y.into(),
-                lines,
-                log_y: false,
-            });
-        }
+        r.series.extend(over_trial(id, title, y, lines));
     }
     let env = &mut r.environment;
     env.insert("sensors".into(), describe(&sensors));

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use webgpu_kernel::sustained::{SustainedInfo, SustainedOptions, sustained};
 
-use super::{RealParams, mean};
+use super::{RealParams, mean, over_trial};
 use crate::real::nvml::{self, GpuSample, Nvml, THERMAL_MASK, THROTTLE_MASK};
-use crate::real::{KernelContext, KernelReport, RealSeries};
+use crate::real::{KernelContext, KernelReport};
 
 mod dataset;
 
@@ -420,21 +420,19 @@ pub(crate) fn report(
             }
         ),
     });
-    r.series.push(RealSeries {
-        id: "real-gpu-throughput".into(),
-        title: format!("Sustained GPU load: throughput over time ({})", a.name),
-        x_label: "time into the trial [s]".into(),
-        y_label: format!(
+    r.series.extend(over_trial(
+        "real-gpu-throughput",
+        format!("Sustained GPU load: throughput over time ({})", a.name),
+        format!(
             "dispatches/s ({}x{}x{} INT4)",
             p.gpu_tokens, p.gpu_rows, p.gpu_cols
         ),
-        lines: trials
+        trials
             .iter()
             .enumerate()
             .map(|(i, t)| (format!("trial {}", i + 1), zip(&t.t, &t.rate)))
             .collect(),
-        log_y: false,
-    });
+    ));
     let first = trials.first().filter(|t| !t.samples.is_empty());
     if let Some(t) = first {
         type Pick = fn(&GpuSample) -> Option<f64>;
@@ -470,16 +468,7 @@ pub(crate) fn report(
             ),
         ] {
             let lines: Vec<_> = lines.into_iter().flatten().collect();
-            if !lines.is_empty() {
-                r.series.push(RealSeries {
-                    id: id.into(),
-                    title: title.into(),
-                    x_label: "time into the trial [s]".into(),
-                    y_label: y.into(),
-                    lines,
-                    log_y: false,
-                });
-            }
+            r.series.extend(over_trial(id, title, y, lines));
         }
     }
     let env = &mut r.environment;
