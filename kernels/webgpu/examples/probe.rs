@@ -28,12 +28,7 @@ fn main() {
         },
         shapes: vec![(4, 4), (8, 8), (16, 16), (64, 1), (256, 1)],
         subgroup_shapes: true,
-        mappings: vec![
-            Mapping::Article2d,
-            Mapping::Flat,
-            Mapping::RowPerWorkgroup,
-            Mapping::Subgroup,
-        ],
+        mappings: Mapping::ALL.to_vec(),
         chain_dims: vec![64, 1024],
         chain_layers: 12,
         chain_trials: 10,

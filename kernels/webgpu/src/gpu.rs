@@ -13,7 +13,7 @@ use crate::{AdapterDesc, Check, KernelError, Options, Report, SweepRow};
 #[path = "chain.rs"]
 mod chain;
 
-fn instance() -> wgpu::Instance {
+pub(crate) fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }
 
@@ -55,18 +55,23 @@ fn wgpu_err(e: impl std::fmt::Display) -> KernelError {
     KernelError::Wgpu(e.to_string())
 }
 
+/// The high-performance adapter of `inst`, or why there is none.
+pub(crate) fn request_adapter(inst: &wgpu::Instance) -> Result<wgpu::Adapter, KernelError> {
+    pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        ..Default::default()
+    }))
+    .map_err(|e| {
+        KernelError::NoAdapter(format!(
+            "{e} (no Vulkan driver: install mesa-vulkan-drivers for lavapipe)"
+        ))
+    })
+}
+
 impl Gpu {
     fn open() -> Result<Gpu, KernelError> {
         let inst = instance();
-        let adapter = pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            ..Default::default()
-        }))
-        .map_err(|e| {
-            KernelError::NoAdapter(format!(
-                "{e} (no Vulkan driver: install mesa-vulkan-drivers for lavapipe)"
-            ))
-        })?;
+        let adapter = request_adapter(&inst)?;
         let a = desc(&adapter);
         let mut features = wgpu::Features::empty();
         if a.shader_f16 {

@@ -104,17 +104,8 @@ mod imp {
         done: &AtomicU64,
         ready: &dyn Fn(&SustainedInfo),
     ) -> Result<SustainedInfo, KernelError> {
-        let inst =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(inst.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            ..Default::default()
-        }))
-        .map_err(|e| {
-            KernelError::NoAdapter(format!(
-                "{e} (no Vulkan driver: install mesa-vulkan-drivers for lavapipe)"
-            ))
-        })?;
+        let inst = crate::imp::instance();
+        let adapter = crate::imp::request_adapter(&inst)?;
         let desc = crate::adapters()?
             .into_iter()
             .find(|d| d.name == adapter.get_info().name)

@@ -46,6 +46,14 @@ pub enum Mapping {
 }
 
 impl Mapping {
+    /// Every mapping, in the order the sweep and its report list them.
+    pub const ALL: [Mapping; 4] = [
+        Mapping::Article2d,
+        Mapping::Flat,
+        Mapping::RowPerWorkgroup,
+        Mapping::Subgroup,
+    ];
+
     /// `article2d`, `flat`, `row_wg`, `subgroup`.
     pub fn name(self) -> &'static str {
         match self {

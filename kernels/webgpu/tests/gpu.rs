@@ -19,12 +19,7 @@ fn kernels_agree_with_the_cpu_reference() {
         matmul_mnk: (5, 96, 256),
         shapes: vec![(4, 4), (8, 8), (16, 16), (64, 1), (256, 1)],
         subgroup_shapes: true,
-        mappings: vec![
-            Mapping::Article2d,
-            Mapping::Flat,
-            Mapping::RowPerWorkgroup,
-            Mapping::Subgroup,
-        ],
+        mappings: Mapping::ALL.to_vec(),
         chain_dims: vec![64],
         chain_layers: 3,
         chain_trials: 1,

@@ -103,12 +103,7 @@ impl RealParams {
             matmul_mnk: (self.matmul_mnk[0], self.matmul_mnk[1], self.matmul_mnk[2]),
             shapes: super::model::SHAPES.to_vec(),
             subgroup_shapes: true,
-            mappings: vec![
-                Mapping::Article2d,
-                Mapping::Flat,
-                Mapping::RowPerWorkgroup,
-                Mapping::Subgroup,
-            ],
+            mappings: Mapping::ALL.to_vec(),
             chain_dims: self.chain_dims.clone(),
             chain_layers: self.chain_layers,
             chain_trials: self.chain_trials,
